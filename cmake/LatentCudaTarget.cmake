@@ -1,0 +1,13 @@
+# Defines latent::cuda for a project that has enabled the CUDA language: an INTERFACE
+# target whose source, kernels/latent_cuda.cu, compiles into the consumer's own build (so
+# no prebuilt binary is shipped) and registers the CUDA backend at start-up.
+# Expects LATENT_KERNELS_DIR to point at the kernels folder.
+if(NOT TARGET latent::cuda AND CMAKE_CUDA_COMPILER)
+  find_package(CUDAToolkit REQUIRED)
+  add_library(latent_cuda INTERFACE IMPORTED GLOBAL)
+  set_target_properties(latent_cuda PROPERTIES
+    INTERFACE_SOURCES "${LATENT_KERNELS_DIR}/latent_cuda.cu"
+    INTERFACE_LINK_LIBRARIES "latent::latent;CUDA::cudart;CUDA::cublas"
+    INTERFACE_COMPILE_DEFINITIONS "LATENT_WITH_CUDA=1")
+  add_library(latent::cuda ALIAS latent_cuda)
+endif()

@@ -1,0 +1,61 @@
+// Helpers shared by the op families: device checks and CUDA dispatch by element type.
+#pragma once
+#include <type_traits>
+
+#include "../autograd/node.hpp"
+#include "../backend/cpu/loops.hpp"
+#include "../backend/cuda/backend.hpp"
+#include "../core/tensor.hpp"
+
+namespace latent {
+
+namespace detail {
+template <typename T>
+void check_same_device(const char* op, const Tensor<T>& a, const Tensor<T>& b) {
+  LATENT_CHECK(a.device() == b.device(), op, ": expected all tensors on the same device, got ",
+               a.device(), " (shape ", a.shape(), ") and ", b.device(), " (shape ", b.shape(), ")");
+}
+template <typename T>
+void check_defined(const char* op, const Tensor<T>& a) {
+  LATENT_CHECK(a.defined(), op, ": got an undefined tensor");
+}
+// For ops without a CUDA path yet (the CUDA backend issue adds them).
+template <typename T>
+void check_cpu(const char* op, const Tensor<T>& a) {
+  LATENT_CHECK(a.device().is_cpu(), op, ": not implemented for ", a.device(), " tensors yet (shape ",
+               a.shape(), ", ", dtype_name<T>(), "); move the tensor to the CPU with .cpu()");
+}
+template <typename T>
+constexpr bool is_cuda_type = std::is_same_v<T, float> || std::is_same_v<T, double>;
+
+template <typename T>
+cuda::StridedDesc strided_desc(const Shape& shape, const Tensor<T>& out, const Strides& sa,
+                               int64_t a_offset, const Strides* sb = nullptr, int64_t b_offset = 0) {
+  cuda::StridedDesc d;
+  d.rank = shape.rank();
+  for (int i = 0; i < shape.rank(); ++i) {
+    d.shape[i] = shape[i];
+    d.out_strides[i] = out.strides()[i];
+    d.a_strides[i] = sa[i];
+    d.b_strides[i] = sb ? (*sb)[i] : 0;
+  }
+  d.out_offset = 0;
+  d.a_offset = a_offset;
+  d.b_offset = b_offset;
+  return d;
+}
+
+// Strides of `t` seen from a broadcast `shape` (0 in broadcast dims).
+template <typename T>
+Strides broadcast_strides(const Tensor<T>& t, const Shape& shape) {
+  Strides s;
+  int lead = shape.rank() - t.dim();
+  for (int i = 0; i < shape.rank(); ++i) {
+    int j = i - lead;
+    s.push_back(j < 0 || t.shape()[j] == 1 ? 0 : t.strides()[j]);
+  }
+  return s;
+}
+}  // namespace detail
+
+}  // namespace latent

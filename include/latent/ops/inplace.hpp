@@ -1,0 +1,180 @@
+// In-place ops (add_, mul_, copy_, fill_, clamp_, ...). Each bumps the storage's version
+// counter, so a backward that saved the old values throws instead of using new ones.
+// With autograd recording, an in-place op on a non-leaf rebases its history: the tensor's
+// node becomes the op's node, whose input is the tensor's previous value.
+#pragma once
+#include "linalg.hpp"
+
+namespace latent {
+
+namespace detail {
+// Runs `out_of_place(previous)` and writes the result into self, keeping autograd right.
+template <typename T, typename F>
+Tensor<T>& apply_inplace(Tensor<T>& self, const char* op, std::initializer_list<const Tensor<T>*> others,
+                         F out_of_place, bool* recorded = nullptr) {
+  bool needs_graph = false;
+  if constexpr (FloatingElement<T>) {
+    if (is_grad_enabled()) {
+      needs_graph = self.requires_grad();
+      for (auto* o : others) needs_graph = needs_graph || o->requires_grad();
+    }
+  }
+  if (recorded) *recorded = needs_graph;
+  if (!needs_graph) return self;
+  LATENT_CHECK(!(self.is_leaf() && self.requires_grad()), op, ": a leaf tensor that requires grad (shape ",
+               self.shape(), ") is being used in an in-place operation; wrap it in NoGradGuard or use the "
+               "out-of-place op");
+  LATENT_CHECK(!self.is_view(), op, ": in-place operation on a view (shape ", self.shape(), ") while recording "
+               "gradients is not supported; use the out-of-place op");
+  auto previous = std::make_shared<TensorImpl<T>>(self.impl());
+  Tensor<T> result = out_of_place(Tensor<T>(previous));
+  LATENT_CHECK(result.shape() == self.shape(), op, ": output of shape ", result.shape(),
+               " does not match the in-place target's shape ", self.shape());
+  copy_strided(self, result, result.strides());
+  self.bump_version();
+  self.impl().grad_fn = result.grad_fn();
+  self.impl().requires_grad = result.requires_grad();
+  return self;
+}
+
+template <typename T>
+void check_inplace_broadcast(const char* op, const Tensor<T>& self, const Tensor<T>& other) {
+  Shape s = broadcast_shapes(self.shape(), other.shape(), op);
+  LATENT_CHECK(s == self.shape(), op, ": output with shape ", self.shape(),
+               " doesn't match the broadcast shape ", s, " (other has shape ", other.shape(), ")");
+}
+
+// self = f(self, other) element-wise, in place, no graph.
+template <typename T, typename F>
+void binary_inplace_kernel(const char* op, Tensor<T>& self, const Tensor<T>& other, F f, cuda::BinaryOp cuda_op) {
+  check_same_device(op, self, other);
+  check_inplace_broadcast(op, self, other);
+  Strides so = broadcast_strides(other, self.shape());
+  if (self.device().is_cuda()) {
+    if constexpr (is_cuda_type<T>) {
+      if (self.numel() == 0) return;
+      auto d = strided_desc(self.shape(), self, self.strides(), 0, &so, 0);
+      if constexpr (std::is_same_v<T, float>)
+        cuda::backend().binary_f32(self.device().index, cuda_op, self.data(), self.data(), other.data(), d);
+      else
+        cuda::backend().binary_f64(self.device().index, cuda_op, self.data(), self.data(), other.data(), d);
+    }
+    return;
+  }
+  cpu::binary_loop(self.shape(), self.data(), self.strides(), self.data(), self.strides(), other.data(), so, f);
+}
+}  // namespace detail
+
+template <typename T>
+Tensor<T>& Tensor<T>::add_(const Tensor& o, double alpha) {
+  bool recorded;
+  detail::apply_inplace(*this, "add_", {&o}, [&](const Tensor& prev) {
+    return alpha == 1 ? latent::add(prev, o) : latent::add(prev, latent::mul(o, alpha));
+  }, &recorded);
+  if (recorded) return *this;
+  if (alpha == 1) {
+    detail::binary_inplace_kernel("add_", *this, o, [](T a, T b) { return a + b; }, cuda::BinaryOp::Add);
+  } else {
+    detail::check_cpu("add_", *this);
+    detail::binary_inplace_kernel("add_", *this, o, [al = T(alpha)](T a, T b) { return a + al * b; },
+                                  cuda::BinaryOp::Add);
+  }
+  bump_version();
+  return *this;
+}
+template <typename T>
+Tensor<T>& Tensor<T>::sub_(const Tensor& o) {
+  bool recorded;
+  detail::apply_inplace(*this, "sub_", {&o}, [&](const Tensor& prev) { return latent::sub(prev, o); }, &recorded);
+  if (recorded) return *this;
+  detail::binary_inplace_kernel("sub_", *this, o, [](T a, T b) { return a - b; }, cuda::BinaryOp::Sub);
+  bump_version();
+  return *this;
+}
+template <typename T>
+Tensor<T>& Tensor<T>::mul_(const Tensor& o) {
+  bool recorded;
+  detail::apply_inplace(*this, "mul_", {&o}, [&](const Tensor& prev) { return latent::mul(prev, o); }, &recorded);
+  if (recorded) return *this;
+  detail::binary_inplace_kernel("mul_", *this, o, [](T a, T b) { return a * b; }, cuda::BinaryOp::Mul);
+  bump_version();
+  return *this;
+}
+template <typename T>
+Tensor<T>& Tensor<T>::div_(const Tensor& o) {
+  bool recorded;
+  detail::apply_inplace(*this, "div_", {&o}, [&](const Tensor& prev) { return latent::div(prev, o); }, &recorded);
+  if (recorded) return *this;
+  detail::binary_inplace_kernel("div_", *this, o, [](T a, T b) { return a / b; }, cuda::BinaryOp::Div);
+  bump_version();
+  return *this;
+}
+template <typename T>
+Tensor<T>& Tensor<T>::add_(double v) {
+  if (is_cuda()) return add_(latent::full<T>(Shape{}, T(v), device()));
+  bool recorded;
+  detail::apply_inplace(*this, "add_", {}, [&](const Tensor& prev) { return latent::add(prev, v); }, &recorded);
+  if (recorded) return *this;
+  cpu::unary_loop(shape(), data(), strides(), data(), strides(), [s = T(v)](T a) { return a + s; });
+  bump_version();
+  return *this;
+}
+template <typename T>
+Tensor<T>& Tensor<T>::mul_(double v) {
+  if (is_cuda()) return mul_(latent::full<T>(Shape{}, T(v), device()));
+  bool recorded;
+  detail::apply_inplace(*this, "mul_", {}, [&](const Tensor& prev) { return latent::mul(prev, v); }, &recorded);
+  if (recorded) return *this;
+  cpu::unary_loop(shape(), data(), strides(), data(), strides(), [s = T(v)](T a) { return a * s; });
+  bump_version();
+  return *this;
+}
+// Copies src (broadcast to self's shape, any device) into self.
+template <typename T>
+Tensor<T>& Tensor<T>::copy_(const Tensor& src) {
+  bool recorded;
+  Tensor s = src.device() == device() ? src : latent::to_device(src, device());
+  detail::apply_inplace(*this, "copy_", {&s}, [&](const Tensor& prev) {
+    return latent::add(latent::mul(prev, 0.0), s.expand(shape()));
+  }, &recorded);
+  if (recorded) return *this;
+  detail::check_inplace_broadcast("copy_", *this, s);
+  detail::copy_strided(*this, s, detail::broadcast_strides(s, shape()));
+  bump_version();
+  return *this;
+}
+template <typename T>
+Tensor<T>& Tensor<T>::fill_(double v) {
+  LATENT_CHECK(!(is_grad_enabled() && is_leaf() && requires_grad()), "fill_: a leaf tensor that requires grad "
+               "(shape ", shape(), ") is being used in an in-place operation; wrap it in NoGradGuard");
+  if (is_contiguous()) {
+    Tensor flat = detail::make_view(*this, Shape{numel()}, Strides{1}, offset());
+    fill_buffer(flat, T(v));
+  } else {
+    auto value = latent::full<T>(Shape{}, T(v), device());
+    detail::copy_strided(*this, value, Strides(Shape(std::vector<int64_t>(dim(), 0))));
+  }
+  if (is_grad_enabled() && requires_grad()) {  // a filled non-leaf no longer depends on its history
+    impl().grad_fn.reset();
+    impl().requires_grad = false;
+  }
+  bump_version();
+  return *this;
+}
+template <typename T>
+Tensor<T>& Tensor<T>::zero_() { return fill_(0); }
+template <typename T>
+Tensor<T>& Tensor<T>::clamp_(double lo, double hi) {
+  bool recorded;
+  detail::apply_inplace(*this, "clamp_", {}, [&](const Tensor& prev) { return latent::clamp(prev, lo, hi); }, &recorded);
+  if (recorded) return *this;
+  detail::check_cpu("clamp_", *this);
+  cpu::unary_loop(shape(), data(), strides(), data(), strides(),
+                  [l = T(lo), h = T(hi)](T a) { return a < l ? l : (a > h ? h : a); });
+  bump_version();
+  return *this;
+}
+template <typename T>
+Tensor<T>& Tensor<T>::relu_() { return clamp_(0, std::numeric_limits<double>::infinity()); }
+
+}  // namespace latent

@@ -1,0 +1,70 @@
+// softmax and log_softmax along a dim, numerically stable (the row maximum is subtracted
+// first). Backward: softmax dx = y (g - sum(g y)); log_softmax dx = g - exp(y) sum(g).
+#pragma once
+#include "reduce.hpp"
+
+namespace latent {
+
+namespace detail {
+template <typename T>
+Tensor<T> softmax_forward(const Tensor<T>& x, int d, bool log_space) {
+  const char* op = log_space ? "log_softmax" : "softmax";
+  check_cpu(op, x);
+  auto p = plan_reduce(x.shape(), {d}, true, op);
+  auto L = reduce_layout(x, p);
+  auto out = Tensor<T>::empty(x.shape(), x.device());
+  if (x.numel() == 0) return out;
+  const T* src = L.data.data();
+  T* dst = out.data();
+  const int64_t R = L.R, inner = L.inner;
+  // reduce_layout kept the block layout (a single dim is always one block).
+  parallel_for(L.outer * inner, R * 4, [&](int64_t b, int64_t e) {
+    for (int64_t w = b; w < e; ++w) {
+      int64_t o = w / inner, i = w % inner;
+      const T* s = src + o * R * inner + i;
+      T* t = dst + o * R * inner + i;
+      T mx = -std::numeric_limits<T>::infinity();
+      for (int64_t r = 0; r < R; ++r) mx = std::max(mx, s[r * inner]);
+      if (!std::isfinite(mx)) mx = std::isnan(mx) ? mx : T(0);
+      T total = 0;
+      for (int64_t r = 0; r < R; ++r) total += std::exp(s[r * inner] - mx);
+      if (log_space) {
+        T lse = mx + std::log(total);
+        for (int64_t r = 0; r < R; ++r) t[r * inner] = s[r * inner] - lse;
+      } else {
+        T inv = T(1) / total;
+        for (int64_t r = 0; r < R; ++r) t[r * inner] = std::exp(s[r * inner] - mx) * inv;
+      }
+    }
+  });
+  return out;
+}
+}  // namespace detail
+
+template <typename T>
+Tensor<T> softmax(const Tensor<T>& x, int64_t dim) {
+  int d = wrap_dim(dim, x.dim(), "softmax");
+  auto out = detail::softmax_forward(x, d, false);
+  auto saved = std::make_shared<autograd::SavedVariable<T>>();
+  autograd::record("softmax", out, {&x}, [saved, d](const Tensor<T>& g, autograd::NeedsMask) {
+    auto y = saved->unpack("softmax");
+    return detail::Grads<T>{mul(y, sub(g, sum(mul(g, y), {d}, true)))};
+  });
+  if (out.grad_fn()) *saved = autograd::SavedVariable<T>(out, true);
+  return out;
+}
+
+template <typename T>
+Tensor<T> log_softmax(const Tensor<T>& x, int64_t dim) {
+  int d = wrap_dim(dim, x.dim(), "log_softmax");
+  auto out = detail::softmax_forward(x, d, true);
+  auto saved = std::make_shared<autograd::SavedVariable<T>>();
+  autograd::record("log_softmax", out, {&x}, [saved, d](const Tensor<T>& g, autograd::NeedsMask) {
+    auto y = saved->unpack("log_softmax");
+    return detail::Grads<T>{sub(g, mul(exp(y), sum(g, {d}, true)))};
+  });
+  if (out.grad_fn()) *saved = autograd::SavedVariable<T>(out, true);
+  return out;
+}
+
+}  // namespace latent

@@ -1,0 +1,55 @@
+// Test helpers: element-wise comparison with a tolerance, and one-line gradchecks.
+#pragma once
+#include <catch2/catch.hpp>
+#include <latent/latent.hpp>
+#include <sstream>
+
+namespace latent::testing {
+
+// True when a and b have the same shape and |a - b| <= atol + rtol |b| everywhere;
+// on failure `why` says where.
+template <typename T>
+bool all_close(const Tensor<T>& a, const Tensor<T>& b, double rtol, double atol, std::string* why = nullptr) {
+  if (a.shape() != b.shape()) {
+    if (why) *why = detail::str_cat("shape mismatch: ", a.shape(), " vs ", b.shape());
+    return false;
+  }
+  auto va = a.to_vector(), vb = b.to_vector();
+  for (size_t i = 0; i < va.size(); ++i) {
+    double x = va[i], y = vb[i];
+    bool both_nan = std::isnan(x) && std::isnan(y);
+    bool same_inf = std::isinf(x) && x == y;
+    if (!both_nan && !same_inf && !(std::abs(x - y) <= atol + rtol * std::abs(y))) {
+      if (why) *why = detail::str_cat("at flat index ", i, ": ", x, " vs ", y, " (shape ", a.shape(), ")");
+      return false;
+    }
+  }
+  return true;
+}
+
+#define LATENT_REQUIRE_CLOSE(a, b, rtol, atol)                              \
+  do {                                                                      \
+    std::string why_;                                                       \
+    bool ok_ = ::latent::testing::all_close((a), (b), (rtol), (atol), &why_); \
+    INFO(why_);                                                             \
+    REQUIRE(ok_);                                                           \
+  } while (0)
+
+// Leaf double tensor with values drawn away from zero (kinks) for gradchecks.
+inline TensorD leaf(const Shape& shape, uint64_t seed, double lo = -2.0, double hi = 2.0) {
+  Generator gen(seed);
+  return uniform<double>(shape, lo, hi, gen).requires_grad_();
+}
+
+inline void check_grads(const autograd::DoubleFn& f, const std::vector<TensorD>& inputs, bool second_order = true) {
+  auto r1 = autograd::gradcheck(f, inputs);
+  INFO(r1.message);
+  REQUIRE(r1.ok);
+  if (second_order) {
+    auto r2 = autograd::gradgradcheck(f, inputs);
+    INFO(r2.message);
+    REQUIRE(r2.ok);
+  }
+}
+
+}  // namespace latent::testing
