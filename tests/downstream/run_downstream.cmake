@@ -1,15 +1,23 @@
-# Installs latent from SOURCE_DIR into WORK_DIR/prefix, then configures, builds and runs
-# tests/downstream/project against it with find_package(latent): the #include use case.
+# Builds tests/downstream/project three ways, as a user would: against the installed
+# package (find_package), with add_subdirectory on the source tree, and with FetchContent
+# from a local copy of the source (no network). Each consumer program must run and pass.
 file(REMOVE_RECURSE ${WORK_DIR})
-foreach(step
-    "${CMAKE_COMMAND};-S;${SOURCE_DIR};-B;${WORK_DIR}/latent-build;-G;${GENERATOR};-DLATENT_BUILD_TESTS=OFF;-DLATENT_BUILD_EXAMPLES=OFF;-DLATENT_BUILD_BENCHMARKS=OFF;-DLATENT_CUDA=OFF;-DCMAKE_INSTALL_PREFIX=${WORK_DIR}/prefix"
-    "${CMAKE_COMMAND};--install;${WORK_DIR}/latent-build"
-    "${CMAKE_COMMAND};-S;${SOURCE_DIR}/tests/downstream/project;-B;${WORK_DIR}/consumer-build;-G;${GENERATOR};-DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix;-DCMAKE_BUILD_TYPE=Release"
-    "${CMAKE_COMMAND};--build;${WORK_DIR}/consumer-build"
-    "${WORK_DIR}/consumer-build/consumer")
-  execute_process(COMMAND ${step} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+function(run_step)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
   if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "downstream step failed (${rc}): ${step}\n${out}\n${err}")
+    string(REPLACE ";" " " shown "${ARGN}")
+    message(FATAL_ERROR "downstream step failed (${rc}): ${shown}\n${out}\n${err}")
   endif()
+endfunction()
+
+set(common -G ${GENERATOR} -DCMAKE_BUILD_TYPE=Release -DLATENT_CUDA=OFF)
+run_step(${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${WORK_DIR}/latent-build ${common} -DLATENT_BUILD_TESTS=OFF
+         -DLATENT_BUILD_EXAMPLES=OFF -DLATENT_BUILD_BENCHMARKS=OFF -DCMAKE_INSTALL_PREFIX=${WORK_DIR}/prefix)
+run_step(${CMAKE_COMMAND} --install ${WORK_DIR}/latent-build)
+foreach(mode find_package add_subdirectory fetchcontent)
+  run_step(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/downstream/project -B ${WORK_DIR}/${mode} ${common}
+           -DLATENT_USE=${mode} -DLATENT_SOURCE=${SOURCE_DIR} -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix)
+  run_step(${CMAKE_COMMAND} --build ${WORK_DIR}/${mode})
+  run_step(${WORK_DIR}/${mode}/consumer)
 endforeach()
-message(STATUS "downstream consumer built and ran against the installed package:\n${out}")
+message(STATUS "downstream consumers built and ran (find_package, add_subdirectory, FetchContent)")
