@@ -9,7 +9,16 @@ if(NOT LATENT_CUDA STREQUAL "OFF")
       # sm_90 for the H100; override with -DCMAKE_CUDA_ARCHITECTURES=... for other GPUs.
       set(CMAKE_CUDA_ARCHITECTURES 90)
     endif()
+    if(NOT DEFINED CMAKE_CUDA_HOST_COMPILER AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+      # nvcc's host compiler = the C++ compiler, so both sides agree on the standard library.
+      set(CMAKE_CUDA_HOST_COMPILER ${CMAKE_CXX_COMPILER})
+    endif()
     enable_language(CUDA)
+    if(NOT CMAKE_CUDA20_STANDARD_COMPILE_OPTION AND CMAKE_CUDA_COMPILER_VERSION VERSION_GREATER_EQUAL 12.0)
+      # CMake 3.25 knows no C++20 flag for nvcc, though nvcc 12+ takes it.
+      set(CMAKE_CUDA20_STANDARD_COMPILE_OPTION "-std=c++20")
+      set(CMAKE_CUDA20_EXTENSION_COMPILE_OPTION "-std=c++20")
+    endif()
     set(CMAKE_CUDA_STANDARD 20)
     set(CMAKE_CUDA_STANDARD_REQUIRED ON)
     set(LATENT_KERNELS_DIR ${PROJECT_SOURCE_DIR}/kernels)

@@ -90,3 +90,21 @@ TEST_CASE("random: global seed", "[random]") {
   auto b = randn<float>({5});
   REQUIRE(a.to_vector() == b.to_vector());
 }
+
+TEST_CASE("random: portable log and sincos are accurate to a few ulp", "[random]") {
+  Generator g(11);
+  auto u = rand<double>({200000}, g).to_vector();
+  double worst_log = 0, worst_trig = 0;
+  for (double x : u) {
+    if (x == 0) continue;
+    double l = philox::portable_log(x);
+    worst_log = std::max(worst_log, std::abs(l - std::log(x)) / std::abs(std::log(x)));
+    double s, c;
+    philox::portable_sincos_2pi(x, s, c);
+    worst_trig = std::max({worst_trig, std::abs(s - std::sin(2 * M_PI * x)), std::abs(c - std::cos(2 * M_PI * x))});
+  }
+  REQUIRE(worst_log < 1e-15);
+  REQUIRE(worst_trig < 2e-15);
+  REQUIRE(philox::portable_log(1e-300) == Approx(std::log(1e-300)).epsilon(1e-15));
+  REQUIRE(philox::portable_log(1.0) == 0.0);
+}

@@ -33,7 +33,8 @@ struct Device {
     if (name == "cuda") return {DeviceType::CUDA, 0};
     if (name.rfind("cuda:", 0) == 0) {
       std::string rest = name.substr(5);
-      bool digits = !rest.empty() && rest.find_first_not_of("0123456789") == std::string::npos;
+      // At most 9 digits: the index must fit an int (std::stoi would throw std::out_of_range).
+      bool digits = !rest.empty() && rest.size() <= 9 && rest.find_first_not_of("0123456789") == std::string::npos;
       LATENT_CHECK(digits, "Device: cannot parse '", name, "' (expected cpu, cuda or cuda:N)");
       return {DeviceType::CUDA, std::stoi(rest)};
     }

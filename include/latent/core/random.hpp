@@ -54,18 +54,89 @@ LATENT_HOST_DEVICE inline double uniform_double(uint32_t lo, uint32_t hi) {
   uint64_t bits = (static_cast<uint64_t>(hi) << 32 | lo) >> 11;
   return bits * (1.0 / 9007199254740992.0);
 }
-// Box-Muller on two uniforms in [0, 1): u1 is mapped to (0, 1] so log never sees 0.
-LATENT_HOST_DEVICE inline void box_muller_float(float u1, float u2, float& z0, float& z1) {
-  float r = sqrtf(-2.0f * logf(1.0f - u1));
-  float theta = 6.2831853071795864769f * u2;
-  z0 = r * cosf(theta);
-  z1 = r * sinf(theta);
+// Box-Muller needs log, sin and cos. Host libm and CUDA's differ in the last bit for some
+// inputs, so randn would differ between devices; these portable versions use only IEEE
+// operations that are exact on both (+, -, *, /, sqrt, frexp/ldexp, explicit fma), so the
+// CPU and the GPU give the same bits. Accuracy: within 2 ulp of the true value (double).
+
+// log(x) for x > 0: x = m 2^e with m in [sqrt(1/2), sqrt(2)), log m = 2 atanh(s) with
+// s = (m - 1) / (m + 1), |s| <= 0.172, by its series to s^23 (truncation below 1e-19).
+LATENT_HOST_DEVICE inline double portable_log(double x) {
+  int e;
+  double m = frexp(x, &e);  // m in [0.5, 1)
+  if (m < 0.70710678118654752440) {
+    m *= 2;
+    e -= 1;
+  }
+  double s = (m - 1) / (m + 1);
+  double s2 = s * s;
+  double p = 1.0 / 23;
+  p = fma(p, s2, 1.0 / 21);
+  p = fma(p, s2, 1.0 / 19);
+  p = fma(p, s2, 1.0 / 17);
+  p = fma(p, s2, 1.0 / 15);
+  p = fma(p, s2, 1.0 / 13);
+  p = fma(p, s2, 1.0 / 11);
+  p = fma(p, s2, 1.0 / 9);
+  p = fma(p, s2, 1.0 / 7);
+  p = fma(p, s2, 1.0 / 5);
+  p = fma(p, s2, 1.0 / 3);
+  p = fma(p, s2, 1.0);
+  double log_m = 2 * s * p;
+  const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
+  double de = static_cast<double>(e);
+  return fma(de, ln2_hi, fma(de, ln2_lo, log_m));
 }
+
+// sin and cos of 2 pi u for u in [0, 1): 4u = k + f with k integer and |f| <= 1/2 (both
+// exact), r = f pi/2 in [-pi/4, pi/4], Taylor series to r^19 / r^18, then the quadrant k.
+LATENT_HOST_DEVICE inline void portable_sincos_2pi(double u, double& sin_out, double& cos_out) {
+  double t = 4 * u;
+  double k = floor(t + 0.5);
+  double r = (t - k) * 1.57079632679489661923;
+  double r2 = r * r;
+  double sp = -1.0 / 121645100408832000.0;  // -1/19!
+  sp = fma(sp, r2, 1.0 / 355687428096000.0);
+  sp = fma(sp, r2, -1.0 / 1307674368000.0);
+  sp = fma(sp, r2, 1.0 / 6227020800.0);
+  sp = fma(sp, r2, -1.0 / 39916800.0);
+  sp = fma(sp, r2, 1.0 / 362880.0);
+  sp = fma(sp, r2, -1.0 / 5040.0);
+  sp = fma(sp, r2, 1.0 / 120.0);
+  sp = fma(sp, r2, -1.0 / 6.0);
+  double sin_r = fma(sp * r2, r, r);
+  double cp = 1.0 / 6402373705728000.0;  // 1/18!
+  cp = fma(cp, r2, -1.0 / 20922789888000.0);
+  cp = fma(cp, r2, 1.0 / 87178291200.0);
+  cp = fma(cp, r2, -1.0 / 479001600.0);
+  cp = fma(cp, r2, 1.0 / 3628800.0);
+  cp = fma(cp, r2, -1.0 / 40320.0);
+  cp = fma(cp, r2, 1.0 / 720.0);
+  cp = fma(cp, r2, -1.0 / 24.0);
+  cp = fma(cp, r2, 0.5);
+  double cos_r = fma(-cp, r2, 1.0);
+  switch (static_cast<int>(k) & 3) {
+    case 0: sin_out = sin_r; cos_out = cos_r; break;
+    case 1: sin_out = cos_r; cos_out = -sin_r; break;
+    case 2: sin_out = -sin_r; cos_out = -cos_r; break;
+    default: sin_out = -cos_r; cos_out = sin_r; break;
+  }
+}
+
+// Box-Muller on two uniforms in [0, 1): u1 is mapped to (0, 1] so log never sees 0.
+// Computed in double and rounded once for float.
 LATENT_HOST_DEVICE inline void box_muller_double(double u1, double u2, double& z0, double& z1) {
-  double r = sqrt(-2.0 * log(1.0 - u1));
-  double theta = 6.2831853071795864769 * u2;
-  z0 = r * cos(theta);
-  z1 = r * sin(theta);
+  double r = sqrt(-2.0 * portable_log(1.0 - u1));
+  double s, c;
+  portable_sincos_2pi(u2, s, c);
+  z0 = r * c;
+  z1 = r * s;
+}
+LATENT_HOST_DEVICE inline void box_muller_float(float u1, float u2, float& z0, float& z1) {
+  double a, b;
+  box_muller_double(static_cast<double>(u1), static_cast<double>(u2), a, b);
+  z0 = static_cast<float>(a);
+  z1 = static_cast<float>(b);
 }
 }  // namespace philox
 

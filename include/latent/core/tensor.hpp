@@ -158,6 +158,13 @@ class Tensor {
   Tensor var(const std::vector<int64_t>& dims, bool unbiased = true, bool keepdim = false) const;
   Tensor std(bool unbiased = true) const;
   Tensor std(const std::vector<int64_t>& dims, bool unbiased = true, bool keepdim = false) const;
+  // Braced dims, var({1}), must mean dims: without these, {1} converts to `bool unbiased`.
+  Tensor var(std::initializer_list<int64_t> dims, bool unbiased = true, bool keepdim = false) const {
+    return var(std::vector<int64_t>(dims), unbiased, keepdim);
+  }
+  Tensor std(std::initializer_list<int64_t> dims, bool unbiased = true, bool keepdim = false) const {
+    return std(std::vector<int64_t>(dims), unbiased, keepdim);
+  }
   Tensor max() const; Tensor min() const;
   Tensor amax(const std::vector<int64_t>& dims, bool keepdim = false) const;
   Tensor amin(const std::vector<int64_t>& dims, bool keepdim = false) const;

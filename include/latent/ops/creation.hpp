@@ -135,6 +135,14 @@ Tensor<T> philox_tensor(const Shape& shape, Device device, Generator& gen, int64
 // Uniform in [low, high).
 template <typename T = float>
 Tensor<T> rand(const Shape& shape, Generator& gen = default_generator(), Device device = kCPU) {
+  if constexpr (detail::is_cuda_type<T>) {
+    if (device.is_cuda()) {  // generated on the device: same blocks, same numbers
+      auto t = Tensor<T>::empty(shape, device);
+      uint64_t first = gen.reserve(cuda::philox_blocks<T>(t.numel()));
+      cuda::philox_fill(device.index, cuda::RandomDistribution::Uniform, t.data(), t.numel(), gen.seed(), first);
+      return t;
+    }
+  }
   if constexpr (std::is_same_v<T, float>) {
     return detail::philox_tensor<T>(shape, device, gen, 4, [](uint32_t* w, int64_t i0, T* p, int64_t n) {
       for (int j = 0; j < 4 && i0 + j < n; ++j) p[i0 + j] = philox::uniform_float(w[j]);
@@ -157,6 +165,14 @@ Tensor<T> uniform(const Shape& shape, double low, double high, Generator& gen = 
 // Standard normal, Box-Muller on pairs of uniforms.
 template <typename T = float>
 Tensor<T> randn(const Shape& shape, Generator& gen = default_generator(), Device device = kCPU) {
+  if constexpr (detail::is_cuda_type<T>) {
+    if (device.is_cuda()) {  // generated on the device: same blocks, same pairs of words
+      auto t = Tensor<T>::empty(shape, device);
+      uint64_t first = gen.reserve(cuda::philox_blocks<T>(t.numel()));
+      cuda::philox_fill(device.index, cuda::RandomDistribution::Normal, t.data(), t.numel(), gen.seed(), first);
+      return t;
+    }
+  }
   if constexpr (std::is_same_v<T, float>) {
     return detail::philox_tensor<T>(shape, device, gen, 4, [](uint32_t* w, int64_t i0, T* p, int64_t n) {
       float z[4];

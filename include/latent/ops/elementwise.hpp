@@ -306,7 +306,10 @@ template <typename T> Tensor<T> pow(const Tensor<T>& a, const Tensor<T>& b) {
                     shape_a = a.shape(), shape_b = b.shape()](const Tensor<T>& g, autograd::NeedsMask m) {
     detail::Grads<T> r(2);
     Tensor<T> av = sa.unpack("pow"), bv = sb.unpack("pow");
-    if (autograd::needs(m, 0)) r[0] = sum_to(mul(g, mul(bv, pow(av, sub(bv, 1.0)))), shape_a);
+    if (autograd::needs(m, 0)) {  // 0 where b == 0 (as PyTorch): not 0 * 0^-1 = NaN at a == 0
+      auto da = mul(g, mul(bv, pow(av, sub(bv, 1.0))));
+      r[0] = sum_to(where(eq(bv, 0.0), zeros<T>(Shape{}, g.device()), da), shape_a);
+    }
     if (autograd::needs(m, 1)) {
       auto zero = zeros<T>(Shape{}, g.device());
       auto safe_log = log(where(eq(av, 0.0), ones<T>(Shape{}, g.device()), av));
@@ -327,10 +330,18 @@ template <typename T> Tensor<T> sigmoid(const Tensor<T>& x) {
   return unary_with_output("sigmoid", x, [](T v) { return T(1) / (T(1) + std::exp(-v)); },
                            [](const Tensor<T>& g, const Tensor<T>& y) { return mul(g, mul(y, rsub(1.0, y))); });
 }
-// relu: the mask (x > 0) is a constant, so the gradient is linear in g.
+// relu's gradient: g where x > 0, else 0, in one pass. Linear in g with a constant mask,
+// so its own gradient (for double backward) is relu_backward again.
+template <typename T> Tensor<T> relu_backward(const Tensor<T>& g, const Tensor<T>& x) {
+  auto out = detail::map_binary("relu_backward", g, x, [](T gv, T xv) { return xv > T(0) ? gv : T(0); });
+  autograd::record("relu_backward", out, {&g}, [x0 = x.detach()](const Tensor<T>& gg, autograd::NeedsMask) {
+    return detail::Grads<T>{relu_backward(gg, x0)};
+  });
+  return out;
+}
 template <typename T> Tensor<T> relu(const Tensor<T>& x) {
   return unary_with_input("relu", x, [](T v) { return v > T(0) ? v : T(0); },
-                          [](const Tensor<T>& g, const Tensor<T>& xv) { return mul(g, gt(xv.detach(), 0.0)); });
+                          [](const Tensor<T>& g, const Tensor<T>& xv) { return relu_backward(g, xv.detach()); });
 }
 template <typename T> Tensor<T> leaky_relu(const Tensor<T>& x, double slope = 0.01) {
   return unary_with_input("leaky_relu", x, [s = T(slope)](T v) { return v > T(0) ? v : v * s; },
@@ -380,13 +391,13 @@ template <typename T> Tensor<T> softplus(const Tensor<T>& x, double beta = 1.0, 
     return mul(g, where(gt(bx.detach(), threshold), ones<T>(Shape{}, g.device()), sigmoid(bx)));
   });
 }
-// clamp: the gradient passes where min <= x <= max (as PyTorch).
+// clamp: the gradient passes where min < x < max (as PyTorch 2.x: 0 at the bounds).
 template <typename T> Tensor<T> clamp(const Tensor<T>& x, double lo, double hi) {
   LATENT_CHECK(!(lo > hi), "clamp: min ", lo, " is greater than max ", hi);
   return unary_with_input("clamp", x, [l = T(lo), h = T(hi)](T v) { return v < l ? l : (v > h ? h : v); },
                           [lo, hi](const Tensor<T>& g, const Tensor<T>& xv) {
     auto inside = detail::map_unary("clamp_backward", xv.detach(),
-                                    [l = T(lo), h = T(hi)](T v) { return T(v >= l && v <= h); });
+                                    [l = T(lo), h = T(hi)](T v) { return T(v > l && v < h); });
     return mul(g, inside);
   });
 }

@@ -183,6 +183,8 @@ template <typename T>
 Tensor<T> cat(const std::vector<Tensor<T>>& tensors, int64_t dim = 0) {
   LATENT_CHECK(!tensors.empty(), "cat: expected a non-empty list of tensors");
   const auto& first = tensors[0];
+  LATENT_CHECK(first.dim() > 0, "cat: zero-dimensional tensors (shape ", first.shape(),
+               ") cannot be concatenated; use stack, or unsqueeze them first");
   int d = wrap_dim(dim, first.dim(), "cat");
   Shape s = first.shape();
   int64_t total = 0;

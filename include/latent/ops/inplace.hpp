@@ -9,6 +9,8 @@ namespace latent {
 
 namespace detail {
 // Runs `out_of_place(previous)` and writes the result into self, keeping autograd right.
+// `previous` shares self's storage, which is overwritten next: an out_of_place whose backward
+// saves its input must be given a clone (see inplace_input), or backward would throw.
 template <typename T, typename F>
 Tensor<T>& apply_inplace(Tensor<T>& self, const char* op, std::initializer_list<const Tensor<T>*> others,
                          F out_of_place, bool* recorded = nullptr) {
@@ -36,6 +38,11 @@ Tensor<T>& apply_inplace(Tensor<T>& self, const char* op, std::initializer_list<
   self.impl().requires_grad = result.requires_grad();
   return self;
 }
+
+// The old value of self for formulas that save it for backward: a copy, kept intact when
+// self's storage is overwritten (PyTorch saves `original_self` the same way).
+template <typename T>
+Tensor<T> inplace_input(const Tensor<T>& previous) { return clone(previous); }
 
 template <typename T>
 void check_inplace_broadcast(const char* op, const Tensor<T>& self, const Tensor<T>& other) {
@@ -94,7 +101,9 @@ Tensor<T>& Tensor<T>::sub_(const Tensor& o) {
 template <typename T>
 Tensor<T>& Tensor<T>::mul_(const Tensor& o) {
   bool recorded;
-  detail::apply_inplace(*this, "mul_", {&o}, [&](const Tensor& prev) { return latent::mul(prev, o); }, &recorded);
+  detail::apply_inplace(*this, "mul_", {&o}, [&](const Tensor& prev) {
+    return latent::mul(o.requires_grad() ? detail::inplace_input(prev) : prev, o);
+  }, &recorded);
   if (recorded) return *this;
   detail::binary_inplace_kernel("mul_", *this, o, [](T a, T b) { return a * b; }, cuda::BinaryOp::Mul);
   bump_version();
@@ -103,7 +112,9 @@ Tensor<T>& Tensor<T>::mul_(const Tensor& o) {
 template <typename T>
 Tensor<T>& Tensor<T>::div_(const Tensor& o) {
   bool recorded;
-  detail::apply_inplace(*this, "div_", {&o}, [&](const Tensor& prev) { return latent::div(prev, o); }, &recorded);
+  detail::apply_inplace(*this, "div_", {&o}, [&](const Tensor& prev) {
+    return latent::div(o.requires_grad() ? detail::inplace_input(prev) : prev, o);
+  }, &recorded);
   if (recorded) return *this;
   detail::binary_inplace_kernel("div_", *this, o, [](T a, T b) { return a / b; }, cuda::BinaryOp::Div);
   bump_version();
@@ -147,6 +158,9 @@ template <typename T>
 Tensor<T>& Tensor<T>::fill_(double v) {
   LATENT_CHECK(!(is_grad_enabled() && is_leaf() && requires_grad()), "fill_: a leaf tensor that requires grad "
                "(shape ", shape(), ") is being used in an in-place operation; wrap it in NoGradGuard");
+  // Resetting a view's history would leave its base's graph unaware of the overwrite.
+  LATENT_CHECK(!(is_grad_enabled() && requires_grad() && is_view()), "fill_: in-place operation on a view (shape ",
+               shape(), ") while recording gradients is not supported; use the out-of-place op");
   if (is_contiguous()) {
     Tensor flat = detail::make_view(*this, Shape{numel()}, Strides{1}, offset());
     fill_buffer(flat, T(v));
@@ -166,7 +180,9 @@ Tensor<T>& Tensor<T>::zero_() { return fill_(0); }
 template <typename T>
 Tensor<T>& Tensor<T>::clamp_(double lo, double hi) {
   bool recorded;
-  detail::apply_inplace(*this, "clamp_", {}, [&](const Tensor& prev) { return latent::clamp(prev, lo, hi); }, &recorded);
+  detail::apply_inplace(*this, "clamp_", {}, [&](const Tensor& prev) {
+    return latent::clamp(detail::inplace_input(prev), lo, hi);
+  }, &recorded);
   if (recorded) return *this;
   detail::check_cpu("clamp_", *this);
   cpu::unary_loop(shape(), data(), strides(), data(), strides(),

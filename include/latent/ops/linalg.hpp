@@ -32,7 +32,7 @@ inline GemmOperand gemm_operand(int64_t rows, int64_t cols, int64_t s0, int64_t 
 template <typename T>
 void batched_gemm(const Tensor<T>& a, const Tensor<T>& b, Tensor<T>& out, int64_t batch, int64_t m, int64_t k,
                   int64_t n, int64_t a_batch_stride, int64_t b_batch_stride, int64_t a_s0, int64_t a_s1,
-                  int64_t b_s0, int64_t b_s1) {
+                  int64_t b_s0, int64_t b_s1, T beta = T(0)) {
   auto oa = gemm_operand(m, k, a_s0, a_s1), ob = gemm_operand(k, n, b_s0, b_s1);
   LATENT_CHECK(oa.ok && ob.ok, "gemm: internal error: operands need a contiguous copy first");
   if (out.device().is_cuda()) {
@@ -40,10 +40,10 @@ void batched_gemm(const Tensor<T>& a, const Tensor<T>& b, Tensor<T>& out, int64_
       int dev = out.device().index;
       if constexpr (std::is_same_v<T, float>)
         cuda::backend().gemm_f32(dev, oa.trans, ob.trans, m, n, k, 1.0f, a.data(), oa.ld, a_batch_stride, b.data(),
-                                 ob.ld, b_batch_stride, 0.0f, out.data(), n, m * n, batch);
+                                 ob.ld, b_batch_stride, beta, out.data(), n, m * n, batch);
       else
         cuda::backend().gemm_f64(dev, oa.trans, ob.trans, m, n, k, 1.0, a.data(), oa.ld, a_batch_stride, b.data(),
-                                 ob.ld, b_batch_stride, 0.0, out.data(), n, m * n, batch);
+                                 ob.ld, b_batch_stride, beta, out.data(), n, m * n, batch);
     }
     return;
   }
@@ -52,7 +52,7 @@ void batched_gemm(const Tensor<T>& a, const Tensor<T>& b, Tensor<T>& out, int64_
   T* cp = out.data();
   auto one = [&](int64_t i) {
     cpu::gemm<T>(oa.trans, ob.trans, m, n, k, T(1), ap + i * a_batch_stride, oa.ld, bp + i * b_batch_stride, ob.ld,
-                 T(0), cp + i * m * n, n);
+                 beta, cp + i * m * n, n);
   };
   if (batch == 1) {
     one(0);
@@ -100,6 +100,54 @@ Tensor<T> mm(const Tensor<T>& a, const Tensor<T>& b) {
     return r;
   });
   return out;
+}
+
+// bias + (m,k) @ (k,n) -> (m,n), bias broadcast to (m,n): one GEMM with beta = 1 instead
+// of a product, a zero fill and a separate add (what Linear layers run).
+template <typename T>
+Tensor<T> addmm(const Tensor<T>& bias, const Tensor<T>& a, const Tensor<T>& b) {
+  detail::check_same_device("addmm", a, b);
+  detail::check_same_device("addmm", bias, a);
+  LATENT_CHECK(a.dim() == 2 && b.dim() == 2, "addmm: expected 2-D matrices, got shapes ", a.shape(), " and ",
+               b.shape());
+  LATENT_CHECK(a.shape()[1] == b.shape()[0], "addmm: mat1 and mat2 shapes cannot be multiplied (", a.shape()[0],
+               "x", a.shape()[1], " and ", b.shape()[0], "x", b.shape()[1], ")");
+  int64_t m = a.shape()[0], k = a.shape()[1], n = b.shape()[1];
+  Shape out_shape{m, n};
+  LATENT_CHECK(broadcast_shapes(bias.shape(), out_shape, "addmm") == out_shape, "addmm: bias of shape ",
+               bias.shape(), " cannot be broadcast to the product's shape ", out_shape);
+  auto out = Tensor<T>::empty(out_shape, a.device());
+  detail::copy_strided(out, bias, detail::broadcast_strides(bias, out_shape));
+  if (out.numel() > 0 && k > 0) {
+    auto ac = detail::gemm_ready(a, 0, 1), bc = detail::gemm_ready(b, 0, 1);
+    detail::batched_gemm(ac, bc, out, 1, m, k, n, 0, 0, ac.strides()[0], ac.strides()[1], bc.strides()[0],
+                         bc.strides()[1], T(1));
+  }
+  autograd::record("addmm", out, {&bias, &a, &b},
+                   [sa = autograd::SavedVariable<T>(a, false), sb = autograd::SavedVariable<T>(b, false),
+                    bias_shape = bias.shape()](const Tensor<T>& g, autograd::NeedsMask mk) {
+    detail::Grads<T> r(3);
+    if (autograd::needs(mk, 0)) r[0] = sum_to(g, bias_shape);
+    if (autograd::needs(mk, 1)) r[1] = mm(g, sb.unpack("addmm").t());
+    if (autograd::needs(mk, 2)) r[2] = mm(sa.unpack("addmm").t(), g);
+    return r;
+  });
+  return out;
+}
+
+// y = x W^T + b as torch.nn.functional.linear: x (..., in), W (out, in), b (out) or undefined.
+template <typename T>
+Tensor<T> linear(const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias = Tensor<T>()) {
+  LATENT_CHECK(weight.dim() == 2, "linear: weight must be 2-D (out_features, in_features), got shape ",
+               weight.shape());
+  LATENT_CHECK(x.dim() >= 1 && x.shape()[x.dim() - 1] == weight.shape()[1], "linear: input of shape ", x.shape(),
+               " does not end in in_features = ", weight.shape()[1], " (weight shape ", weight.shape(), ")");
+  if (x.dim() == 2) return bias.defined() ? addmm(bias, x, weight.t()) : mm(x, weight.t());
+  Shape out_shape = x.shape();
+  out_shape[out_shape.rank() - 1] = weight.shape()[0];
+  auto flat = x.reshape(Shape{-1, weight.shape()[1]});
+  auto y = bias.defined() ? addmm(bias, flat, weight.t()) : mm(flat, weight.t());
+  return y.reshape(out_shape);
 }
 
 // (B,m,k) @ (B,k,n) -> (B,m,n)

@@ -213,8 +213,14 @@ Tensor<T> var(const Tensor<T>& x, const std::vector<int64_t>& dims, bool unbiase
   return mul(sum(mul(centered, centered), dims, keepdim), 1.0 / std::max(denom, 0.0));
 }
 template <typename T> Tensor<T> var(const Tensor<T>& x, bool unbiased = true) { return var(x, {}, unbiased, false); }
+// var(x, {1}) reduces dim 1 (a braced list would otherwise pick `bool unbiased` above).
+template <typename T>
+Tensor<T> var(const Tensor<T>& x, std::initializer_list<int64_t> dims, bool unbiased = true, bool keepdim = false) {
+  return var(x, std::vector<int64_t>(dims), unbiased, keepdim);
+}
 template <typename T>
 Tensor<T> std(const Tensor<T>& x, const std::vector<int64_t>& dims, bool unbiased = true, bool keepdim = false) {
+  detail::plan_reduce(x.shape(), dims, keepdim, "std");  // errors name std, not var
   return sqrt(var(x, dims, unbiased, keepdim));
 }
 
@@ -278,11 +284,13 @@ std::pair<Tensor<T>, IndexTensor> min(const Tensor<T>& x, int64_t dim, bool keep
 }
 template <typename T>
 IndexTensor argmax(const Tensor<T>& x, int64_t dim, bool keepdim = false) {
+  wrap_dim(dim, x.dim(), "argmax");
   NoGradGuard no_grad;
   return detail::max_or_min_dim(x, dim, keepdim, true).second;
 }
 template <typename T>
 IndexTensor argmin(const Tensor<T>& x, int64_t dim, bool keepdim = false) {
+  wrap_dim(dim, x.dim(), "argmin");
   NoGradGuard no_grad;
   return detail::max_or_min_dim(x, dim, keepdim, false).second;
 }
@@ -290,6 +298,7 @@ IndexTensor argmin(const Tensor<T>& x, int64_t dim, bool keepdim = false) {
 // log(sum(exp(x))) computed stably around the (constant) maximum.
 template <typename T>
 Tensor<T> logsumexp(const Tensor<T>& x, const std::vector<int64_t>& dims, bool keepdim = false) {
+  auto p = detail::plan_reduce(x.shape(), dims, false, "logsumexp");
   Tensor<T> m;
   {
     NoGradGuard no_grad;
@@ -302,7 +311,6 @@ Tensor<T> logsumexp(const Tensor<T>& x, const std::vector<int64_t>& dims, bool k
   auto s = log(sum(exp(sub(x, m)), dims, true));
   auto out = add(s, m);
   if (keepdim) return out;
-  auto p = detail::plan_reduce(x.shape(), dims, false, "logsumexp");
   return out.reshape(p.out_shape);
 }
 
@@ -310,6 +318,7 @@ Tensor<T> logsumexp(const Tensor<T>& x, const std::vector<int64_t>& dims, bool k
 // 0 where the norm is 0 (as PyTorch), not NaN.
 template <typename T>
 Tensor<T> norm(const Tensor<T>& x, double p, const std::vector<int64_t>& dims, bool keepdim = false) {
+  auto plan = detail::plan_reduce(x.shape(), dims, keepdim, "norm");
   if (p == 1) return sum(abs(x), dims, keepdim);
   if (std::isinf(p)) return amax(abs(x), dims, keepdim);
   LATENT_CHECK(p == 2, "norm: p must be 1, 2 or inf, got ", p);
@@ -319,7 +328,6 @@ Tensor<T> norm(const Tensor<T>& x, double p, const std::vector<int64_t>& dims, b
     NoGradGuard no_grad;
     out = sqrt(sq);
   }
-  auto plan = detail::plan_reduce(x.shape(), dims, keepdim, "norm");
   autograd::record("norm", out, {&x}, [plan, sx = autograd::SavedVariable<T>(x, false)](const Tensor<T>& g, autograd::NeedsMask) {
     auto xv = sx.unpack("norm");
     // Recomputed in differentiable ops, so create_graph sees how the norm depends on x.

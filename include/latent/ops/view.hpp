@@ -289,6 +289,7 @@ Tensor<T> flatten(const Tensor<T>& x, int64_t start_dim, int64_t end_dim) {
 // Elements start, start+step, ... < end along dim (negative start/end count from the end).
 template <typename T>
 Tensor<T> slice(const Tensor<T>& x, int64_t dim, int64_t start, int64_t end, int64_t step = 1) {
+  LATENT_CHECK(x.dim() > 0, "slice: cannot be applied to a 0-dim tensor");
   int d = wrap_dim(dim, x.dim(), "slice");
   LATENT_CHECK(step > 0, "slice: step must be positive, got ", step);
   int64_t len = x.shape()[d];
@@ -310,16 +311,19 @@ Tensor<T> slice(const Tensor<T>& x, int64_t dim, int64_t start, int64_t end, int
 
 template <typename T>
 Tensor<T> narrow(const Tensor<T>& x, int64_t dim, int64_t start, int64_t length) {
+  LATENT_CHECK(x.dim() > 0, "narrow: cannot be applied to a 0-dim tensor");
   int d = wrap_dim(dim, x.dim(), "narrow");
   int64_t len = x.shape()[d];
+  const int64_t given_start = start;
   if (start < 0) start += len;
-  LATENT_CHECK(start >= 0 && length >= 0 && start + length <= len, "narrow: start ", start, " + length ",
+  LATENT_CHECK(start >= 0 && length >= 0 && start + length <= len, "narrow: start ", given_start, " + length ",
                length, " exceeds dimension ", d, " of size ", len, " (shape ", x.shape(), ")");
   return slice(x, d, start, start + length, 1);
 }
 
 template <typename T>
 Tensor<T> select(const Tensor<T>& x, int64_t dim, int64_t index) {
+  LATENT_CHECK(x.dim() > 0, "select: cannot be applied to a 0-dim tensor");
   int d = wrap_dim(dim, x.dim(), "select");
   int64_t len = x.shape()[d];
   LATENT_CHECK(index >= -len && index < len, "select: index ", index, " out of range for dimension ", d,
@@ -330,9 +334,11 @@ Tensor<T> select(const Tensor<T>& x, int64_t dim, int64_t index) {
 
 template <typename T>
 std::vector<Tensor<T>> split(const Tensor<T>& x, int64_t split_size, int64_t dim) {
+  LATENT_CHECK(x.dim() > 0, "split: expects at least a 1-dimensional tensor");
   int d = wrap_dim(dim, x.dim(), "split");
   LATENT_CHECK(split_size > 0, "split: split_size must be positive, got ", split_size);
   std::vector<Tensor<T>> parts;
+  if (x.shape()[d] == 0) parts.push_back(narrow(x, d, 0, 0));  // as PyTorch: one empty part
   for (int64_t start = 0; start < x.shape()[d]; start += split_size)
     parts.push_back(narrow(x, d, start, std::min(split_size, x.shape()[d] - start)));
   return parts;
@@ -340,7 +346,13 @@ std::vector<Tensor<T>> split(const Tensor<T>& x, int64_t split_size, int64_t dim
 template <typename T>
 std::vector<Tensor<T>> chunk(const Tensor<T>& x, int64_t chunks, int64_t dim) {
   LATENT_CHECK(chunks > 0, "chunk: number of chunks must be positive, got ", chunks);
+  LATENT_CHECK(x.dim() > 0, "chunk: expects at least a 1-dimensional tensor");
   int d = wrap_dim(dim, x.dim(), "chunk");
+  if (x.shape()[d] == 0) {  // as PyTorch: `chunks` empty parts
+    std::vector<Tensor<T>> parts;
+    for (int64_t i = 0; i < chunks; ++i) parts.push_back(narrow(x, d, 0, 0));
+    return parts;
+  }
   int64_t size = (x.shape()[d] + chunks - 1) / chunks;
   return split(x, std::max<int64_t>(size, 1), d);
 }

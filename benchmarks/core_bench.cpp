@@ -1,0 +1,152 @@
+// latent's core benchmarks, timed with the method in bench_harness.hpp and printed as
+// `BENCH lib=latent ...` lines; scripts/bench.sh runs them beside the PyTorch and LibTorch
+// peers (benchmarks/peers/) and tabulates the ratios.
+//
+//   core_bench [--threads 1,2] [--workloads gemm_f32,add_f32,chain_f32,mlp_fwd_bwd,mlp_fwd,mlp_gemms]
+//              [--gemm-sizes 256,512,1024,2048] [--min-time 0.3] [--reps 5]
+//              [--fixed-iters N]   (N calls per repetition: for perf/valgrind runs)
+//              [--config]          (first print the GEMM backend and SIMD set as '# ' lines)
+//
+// Workloads (the peers implement the same ones with the same shapes):
+//   gemm_f32     C = A B, square float32 n x n (latent::mm); GFLOP/s = 2 n^3 / t.
+//   add_f32      c = a + b on 2^20 floats; microseconds per call, and GB/s counting
+//                12 bytes per element (two reads, one write).
+//   chain_f32    (a * b + c).relu().sum() on 2^20 floats; microseconds per call.
+//   mlp_fwd_bwd  3-layer MLP 2 -> 50 -> 50 -> 1 (ReLU), batch 512, weights and biases leaf
+//                tensors requiring grad; one step = zero the grads (set to none, as
+//                PyTorch's zero_grad() default), forward, loss = mean(out^2), backward.
+//                Microseconds per step.
+//   mlp_fwd      the same forward and loss with the graph recorded but no backward (a
+//                diagnostic split of mlp_fwd_bwd).
+//   mlp_gemms    the 8 matrix products of one mlp_fwd_bwd step (3 forward, 5 backward, with
+//                the same transposed operands), no autograd: what the step costs in BLAS.
+#include <CLI/CLI.hpp>
+#include <latent/latent.hpp>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "bench_harness.hpp"
+
+using namespace latent;
+
+namespace {
+
+constexpr int64_t kElementwiseN = int64_t(1) << 20;
+
+struct Mlp {
+  TensorF x, w1, b1, w2, b2, w3, b3;
+  Mlp() {
+    manual_seed(0);
+    x = randn<float>({512, 2});
+    w1 = (randn<float>({2, 50}) * 0.5).requires_grad_();
+    b1 = (randn<float>({50}) * 0.1).requires_grad_();
+    w2 = (randn<float>({50, 50}) * 0.14).requires_grad_();
+    b2 = (randn<float>({50}) * 0.1).requires_grad_();
+    w3 = (randn<float>({50, 1}) * 0.14).requires_grad_();
+    b3 = (randn<float>({1}) * 0.1).requires_grad_();
+  }
+  TensorF loss() const {
+    auto h1 = (x.mm(w1) + b1).relu();
+    auto h2 = (h1.mm(w2) + b2).relu();
+    auto out = h2.mm(w3) + b3;
+    return out.square().mean();
+  }
+  void zero_grad() const {
+    for (const TensorF* p : {&w1, &b1, &w2, &b2, &w3, &b3}) p->zero_grad();
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"latent core benchmarks (BENCH lines on stdout)"};
+  std::vector<int> threads{1, 2};
+  std::vector<int> gemm_sizes{256, 512, 1024, 2048};
+  std::vector<std::string> workloads;
+  bench::Options opt;
+  app.add_option("--threads", threads, "thread counts to run each workload at")->delimiter(',');
+  app.add_option("--gemm-sizes", gemm_sizes, "square GEMM sizes")->delimiter(',');
+  app.add_option("--workloads", workloads,
+                 "subset of gemm_f32,add_f32,chain_f32,mlp_fwd_bwd,mlp_fwd,mlp_gemms (default: all)")
+      ->delimiter(',');
+  app.add_option("--min-time", opt.min_time, "seconds per figure (all repetitions)");
+  app.add_option("--reps", opt.reps, "repetitions per figure (median reported)");
+  app.add_option("--fixed-iters", opt.fixed_iters, "calls per repetition, no calibration (for profilers)");
+  bool config = false;
+  app.add_flag("--config", config, "print latent's CPU configuration as '# ' lines first");
+  CLI11_PARSE(app, argc, argv);
+
+  if (config) {
+#if defined(LATENT_USE_OPENBLAS)
+    const char* gemm = "OpenBLAS cblas_sgemm (LATENT_USE_OPENBLAS)";
+#else
+    const char* gemm = "Eigen's GEMM";
+#endif
+    std::printf("# latent: GEMM by %s; Eigen %d.%d.%d SIMD: %s; OpenMP max threads %d\n", gemm,
+                EIGEN_WORLD_VERSION, EIGEN_MAJOR_VERSION, EIGEN_MINOR_VERSION, Eigen::SimdInstructionSetsInUse(),
+                get_num_threads());
+  }
+
+  const std::string lib = "latent";
+  for (int nt : threads) {
+    set_num_threads(nt);
+
+    if (bench::selected(workloads, "gemm_f32")) {
+      for (int n : gemm_sizes) {
+        manual_seed(1);
+        auto a = randn<float>({n, n}), b = randn<float>({n, n});
+        TensorF c;
+        auto t = bench::time_it([&] { c = mm(a, b); }, opt);
+        double flops = 2.0 * double(n) * n * n;
+        bench::report(lib, "gemm_f32", n, nt, "gflops", flops / t.median_s * 1e-9, t);
+      }
+    }
+    if (bench::selected(workloads, "add_f32")) {
+      manual_seed(2);
+      auto a = randn<float>({kElementwiseN}), b = randn<float>({kElementwiseN});
+      TensorF c;
+      auto t = bench::time_it([&] { c = a + b; }, opt);
+      bench::report(lib, "add_f32", kElementwiseN, nt, "us", t.median_s * 1e6, t);
+      bench::report(lib, "add_f32", kElementwiseN, nt, "gbps", 12.0 * kElementwiseN / t.median_s * 1e-9, t);
+    }
+    if (bench::selected(workloads, "chain_f32")) {
+      manual_seed(3);
+      auto a = randn<float>({kElementwiseN}), b = randn<float>({kElementwiseN}),
+           c = randn<float>({kElementwiseN});
+      TensorF s;
+      auto t = bench::time_it([&] { s = (a * b + c).relu().sum(); }, opt);
+      bench::report(lib, "chain_f32", kElementwiseN, nt, "us", t.median_s * 1e6, t);
+    }
+    if (bench::selected(workloads, "mlp_fwd_bwd")) {
+      Mlp mlp;
+      auto t = bench::time_it([&] {
+        mlp.zero_grad();
+        auto loss = mlp.loss();
+        loss.backward();
+      }, opt);
+      bench::report(lib, "mlp_fwd_bwd", 512, nt, "us", t.median_s * 1e6, t);
+    }
+    if (bench::selected(workloads, "mlp_fwd")) {
+      Mlp mlp;
+      TensorF loss;
+      auto t = bench::time_it([&] { loss = mlp.loss(); }, opt);
+      bench::report(lib, "mlp_fwd", 512, nt, "us", t.median_s * 1e6, t);
+    }
+    if (bench::selected(workloads, "mlp_gemms")) {
+      manual_seed(4);
+      auto x = randn<float>({512, 2}), w1 = randn<float>({2, 50}), w2 = randn<float>({50, 50}),
+           w3 = randn<float>({50, 1}), h1 = randn<float>({512, 50}), h2 = randn<float>({512, 50}),
+           g1 = randn<float>({512, 50}), g2 = randn<float>({512, 50}), g3 = randn<float>({512, 1});
+      std::vector<TensorF> r(8);
+      auto t = bench::time_it([&] {
+        r[0] = mm(x, w1), r[1] = mm(h1, w2), r[2] = mm(h2, w3);                 // forward
+        r[3] = mm(h2.t(), g3), r[4] = mm(g3, w3.t()), r[5] = mm(h1.t(), g2);    // backward
+        r[6] = mm(g2, w2.t()), r[7] = mm(x.t(), g1);
+      }, opt);
+      bench::report(lib, "mlp_gemms", 512, nt, "us", t.median_s * 1e6, t);
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,125 @@
+// LibTorch (PyTorch's C++ API) peer of benchmarks/core_bench.cpp: the same workloads,
+// shapes and timing method (bench_harness.hpp), printing `BENCH lib=libtorch ...` lines.
+// Built by the separate CMake project in benchmarks/peers/libtorch/ against the LibTorch
+// shipped inside the torch wheel (see scripts/bench.sh).
+//
+//   libtorch_bench [--threads 1,2] [--workloads gemm_f32,add_f32,chain_f32,mlp_fwd_bwd,mlp_fwd,mlp_gemms]
+//                  [--gemm-sizes 256,512,1024,2048] [--min-time 0.3] [--reps 5]
+//              [--fixed-iters N]   (N calls per repetition: for perf/valgrind runs)
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <CLI/CLI.hpp>
+#include <torch/csrc/autograd/autograd.h>
+
+#include <string>
+#include <vector>
+
+#include "bench_harness.hpp"
+
+namespace {
+
+constexpr int64_t kElementwiseN = int64_t(1) << 20;
+
+struct Mlp {
+  at::Tensor x, w1, b1, w2, b2, w3, b3;
+  Mlp() {
+    at::manual_seed(0);
+    x = at::randn({512, 2});
+    w1 = (at::randn({2, 50}) * 0.5).requires_grad_();
+    b1 = (at::randn({50}) * 0.1).requires_grad_();
+    w2 = (at::randn({50, 50}) * 0.14).requires_grad_();
+    b2 = (at::randn({50}) * 0.1).requires_grad_();
+    w3 = (at::randn({50, 1}) * 0.14).requires_grad_();
+    b3 = (at::randn({1}) * 0.1).requires_grad_();
+  }
+  at::Tensor loss() const {
+    auto h1 = (x.mm(w1) + b1).relu();
+    auto h2 = (h1.mm(w2) + b2).relu();
+    auto out = h2.mm(w3) + b3;
+    return out.square().mean();
+  }
+  void zero_grad() {
+    // As torch.optim's zero_grad() default (set_to_none=True) and latent's zero_grad().
+    for (at::Tensor* p : {&w1, &b1, &w2, &b2, &w3, &b3}) p->mutable_grad().reset();
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"LibTorch peer benchmarks (BENCH lines on stdout)"};
+  std::vector<int> threads{1, 2};
+  std::vector<int> gemm_sizes{256, 512, 1024, 2048};
+  std::vector<std::string> workloads;
+  bench::Options opt;
+  app.add_option("--threads", threads, "thread counts to run each workload at")->delimiter(',');
+  app.add_option("--gemm-sizes", gemm_sizes, "square GEMM sizes")->delimiter(',');
+  app.add_option("--workloads", workloads,
+                 "subset of gemm_f32,add_f32,chain_f32,mlp_fwd_bwd,mlp_fwd,mlp_gemms (default: all)")
+      ->delimiter(',');
+  app.add_option("--min-time", opt.min_time, "seconds per figure (all repetitions)");
+  app.add_option("--reps", opt.reps, "repetitions per figure (median reported)");
+  app.add_option("--fixed-iters", opt.fixed_iters, "calls per repetition, no calibration (for profilers)");
+  CLI11_PARSE(app, argc, argv);
+
+  const std::string lib = "libtorch";
+  at::init_num_threads();
+  for (int nt : threads) {
+    at::set_num_threads(nt);
+
+    if (bench::selected(workloads, "gemm_f32")) {
+      for (int n : gemm_sizes) {
+        at::manual_seed(1);
+        auto a = at::randn({n, n}), b = at::randn({n, n});
+        at::Tensor c;
+        auto t = bench::time_it([&] { c = at::mm(a, b); }, opt);
+        double flops = 2.0 * double(n) * n * n;
+        bench::report(lib, "gemm_f32", n, nt, "gflops", flops / t.median_s * 1e-9, t);
+      }
+    }
+    if (bench::selected(workloads, "add_f32")) {
+      at::manual_seed(2);
+      auto a = at::randn({kElementwiseN}), b = at::randn({kElementwiseN});
+      at::Tensor c;
+      auto t = bench::time_it([&] { c = a + b; }, opt);
+      bench::report(lib, "add_f32", kElementwiseN, nt, "us", t.median_s * 1e6, t);
+      bench::report(lib, "add_f32", kElementwiseN, nt, "gbps", 12.0 * kElementwiseN / t.median_s * 1e-9, t);
+    }
+    if (bench::selected(workloads, "chain_f32")) {
+      at::manual_seed(3);
+      auto a = at::randn({kElementwiseN}), b = at::randn({kElementwiseN}), c = at::randn({kElementwiseN});
+      at::Tensor s;
+      auto t = bench::time_it([&] { s = (a * b + c).relu().sum(); }, opt);
+      bench::report(lib, "chain_f32", kElementwiseN, nt, "us", t.median_s * 1e6, t);
+    }
+    if (bench::selected(workloads, "mlp_fwd_bwd")) {
+      Mlp mlp;
+      auto t = bench::time_it([&] {
+        mlp.zero_grad();
+        auto loss = mlp.loss();
+        loss.backward();
+      }, opt);
+      bench::report(lib, "mlp_fwd_bwd", 512, nt, "us", t.median_s * 1e6, t);
+    }
+    if (bench::selected(workloads, "mlp_fwd")) {
+      Mlp mlp;
+      at::Tensor loss;
+      auto t = bench::time_it([&] { loss = mlp.loss(); }, opt);
+      bench::report(lib, "mlp_fwd", 512, nt, "us", t.median_s * 1e6, t);
+    }
+    if (bench::selected(workloads, "mlp_gemms")) {
+      at::manual_seed(4);
+      auto x = at::randn({512, 2}), w1 = at::randn({2, 50}), w2 = at::randn({50, 50}), w3 = at::randn({50, 1}),
+           h1 = at::randn({512, 50}), h2 = at::randn({512, 50}), g1 = at::randn({512, 50}),
+           g2 = at::randn({512, 50}), g3 = at::randn({512, 1});
+      std::vector<at::Tensor> r(8);
+      auto t = bench::time_it([&] {
+        r[0] = at::mm(x, w1), r[1] = at::mm(h1, w2), r[2] = at::mm(h2, w3);
+        r[3] = at::mm(h2.t(), g3), r[4] = at::mm(g3, w3.t()), r[5] = at::mm(h1.t(), g2);
+        r[6] = at::mm(g2, w2.t()), r[7] = at::mm(x.t(), g1);
+      }, opt);
+      bench::report(lib, "mlp_gemms", 512, nt, "us", t.median_s * 1e6, t);
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""PyTorch (eager) peer of benchmarks/core_bench.cpp: the same workloads, shapes and timing
+method (benchmarks/bench_harness.hpp, mirrored below), printing `BENCH lib=torch ...` lines.
+
+  python torch_bench.py [--threads 1,2] [--workloads ...] [--gemm-sizes 256,512,1024,2048]
+                        [--min-time 0.3] [--reps 5] [--fixed-iters N] [--config]
+
+--config prints what torch uses on this machine (BLAS, CPU capability, threads) as
+`# `-prefixed lines before the figures.
+"""
+import argparse
+import statistics
+import time
+
+import torch
+
+ELEMENTWISE_N = 1 << 20
+
+
+def time_it(fn, min_time, reps, warmup_s=0.05, fixed_iters=0):
+    """bench::time_it: warm-up, calibrate calls per repetition, median of repetitions (and the
+    process CPU time per call of the median repetition)."""
+    warm_calls = 0
+    t0 = time.perf_counter()
+    elapsed = 0.0
+    while warm_calls < 3 or elapsed < warmup_s:
+        fn()
+        warm_calls += 1
+        elapsed = time.perf_counter() - t0
+    per_call = elapsed / warm_calls
+    per_rep = min_time / max(reps, 1)
+    iters = fixed_iters if fixed_iters > 0 else max(1, int(per_rep / max(per_call, 1e-9) + 0.5))
+    samples = []  # (wall, cpu) seconds per call
+    for _ in range(max(reps, 1)):
+        s, c = time.perf_counter(), time.process_time()
+        for _ in range(iters):
+            fn()
+        cpu = (time.process_time() - c) / iters
+        samples.append(((time.perf_counter() - s) / iters, cpu))
+    samples.sort()
+    n = len(samples)
+    walls = [w for w, _ in samples]
+    cpu = samples[n // 2][1] if n % 2 else 0.5 * (samples[n // 2 - 1][1] + samples[n // 2][1])
+    return {"median_s": statistics.median(walls), "min_s": walls[0], "max_s": walls[-1],
+            "iters": iters, "reps": n, "cpu_s": cpu}
+
+
+def report(lib, workload, size, threads, metric, value, t):
+    print(f"BENCH lib={lib} workload={workload} size={size} threads={threads} metric={metric} "
+          f"value={value:.6g} iters={t['iters']} reps={t['reps']} min_s={t['min_s']:.6g} "
+          f"max_s={t['max_s']:.6g} wall_s={t['median_s']:.6g} cpu_s={t['cpu_s']:.6g}", flush=True)
+
+
+class Mlp:
+    """2 -> 50 -> 50 -> 1, ReLU, batch 512; leaves requiring grad (as core_bench.cpp)."""
+
+    def __init__(self):
+        torch.manual_seed(0)
+        self.x = torch.randn(512, 2)
+        self.w1 = (torch.randn(2, 50) * 0.5).requires_grad_()
+        self.b1 = (torch.randn(50) * 0.1).requires_grad_()
+        self.w2 = (torch.randn(50, 50) * 0.14).requires_grad_()
+        self.b2 = (torch.randn(50) * 0.1).requires_grad_()
+        self.w3 = (torch.randn(50, 1) * 0.14).requires_grad_()
+        self.b3 = (torch.randn(1) * 0.1).requires_grad_()
+        self.params = [self.w1, self.b1, self.w2, self.b2, self.w3, self.b3]
+
+    def loss(self):
+        h1 = (self.x.mm(self.w1) + self.b1).relu()
+        h2 = (h1.mm(self.w2) + self.b2).relu()
+        out = h2.mm(self.w3) + self.b3
+        return out.square().mean()
+
+    def zero_grad(self):
+        for p in self.params:  # optimizer.zero_grad() default: set_to_none=True
+            p.grad = None
+
+
+def parse_list(s, conv=str):
+    return [conv(v) for v in s.split(",") if v]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--gemm-sizes", default="256,512,1024,2048")
+    ap.add_argument("--workloads", default="")
+    ap.add_argument("--min-time", type=float, default=0.3)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--fixed-iters", type=int, default=0, help="calls per repetition, no calibration")
+    ap.add_argument("--config", action="store_true")
+    args = ap.parse_args()
+    workloads = parse_list(args.workloads)
+
+    def selected(name):
+        return not workloads or name in workloads
+
+    if args.config:
+        print(f"# torch {torch.__version__}; cpu capability {torch.backends.cpu.get_cpu_capability()}; "
+              f"mkl {torch.backends.mkl.is_available()}; mkldnn {torch.backends.mkldnn.is_available()}; "
+              f"openmp {torch.backends.openmp.is_available()}; default threads {torch.get_num_threads()}")
+        for line in torch.__config__.show().splitlines():
+            if any(k in line for k in ("Math Kernel", "MKL-DNN", "OpenMP", "CPU capability", "BLAS_INFO")):
+                print("#", line.strip()[:160])
+
+    lib = "torch"
+    torch.set_grad_enabled(True)
+    for nt in parse_list(args.threads, int):
+        torch.set_num_threads(nt)
+        if selected("gemm_f32"):
+            for n in parse_list(args.gemm_sizes, int):
+                torch.manual_seed(1)
+                a, b = torch.randn(n, n), torch.randn(n, n)
+                t = time_it(lambda: torch.mm(a, b), args.min_time, args.reps, fixed_iters=args.fixed_iters)
+                report(lib, "gemm_f32", n, nt, "gflops", 2.0 * n * n * n / t["median_s"] * 1e-9, t)
+        if selected("add_f32"):
+            torch.manual_seed(2)
+            a, b = torch.randn(ELEMENTWISE_N), torch.randn(ELEMENTWISE_N)
+            t = time_it(lambda: a + b, args.min_time, args.reps, fixed_iters=args.fixed_iters)
+            report(lib, "add_f32", ELEMENTWISE_N, nt, "us", t["median_s"] * 1e6, t)
+            report(lib, "add_f32", ELEMENTWISE_N, nt, "gbps", 12.0 * ELEMENTWISE_N / t["median_s"] * 1e-9, t)
+        if selected("chain_f32"):
+            torch.manual_seed(3)
+            a, b, c = torch.randn(ELEMENTWISE_N), torch.randn(ELEMENTWISE_N), torch.randn(ELEMENTWISE_N)
+            t = time_it(lambda: (a * b + c).relu().sum(), args.min_time, args.reps, fixed_iters=args.fixed_iters)
+            report(lib, "chain_f32", ELEMENTWISE_N, nt, "us", t["median_s"] * 1e6, t)
+        if selected("mlp_fwd_bwd"):
+            mlp = Mlp()
+
+            def step():
+                mlp.zero_grad()
+                loss = mlp.loss()
+                loss.backward()
+
+            t = time_it(step, args.min_time, args.reps, fixed_iters=args.fixed_iters)
+            report(lib, "mlp_fwd_bwd", 512, nt, "us", t["median_s"] * 1e6, t)
+        if selected("mlp_fwd"):
+            mlp = Mlp()
+            t = time_it(mlp.loss, args.min_time, args.reps, fixed_iters=args.fixed_iters)
+            report(lib, "mlp_fwd", 512, nt, "us", t["median_s"] * 1e6, t)
+        if selected("mlp_gemms"):
+            # The 8 products of one MLP step (3 forward, 5 backward), no autograd.
+            torch.manual_seed(4)
+            x, w1, w2, w3 = torch.randn(512, 2), torch.randn(2, 50), torch.randn(50, 50), torch.randn(50, 1)
+            h1, h2, g1, g2, g3 = (torch.randn(512, 50), torch.randn(512, 50), torch.randn(512, 50),
+                                  torch.randn(512, 50), torch.randn(512, 1))
+
+            def gemms():
+                return (torch.mm(x, w1), torch.mm(h1, w2), torch.mm(h2, w3), torch.mm(h2.t(), g3),
+                        torch.mm(g3, w3.t()), torch.mm(h1.t(), g2), torch.mm(g2, w2.t()), torch.mm(x.t(), g1))
+
+            t = time_it(gemms, args.min_time, args.reps, fixed_iters=args.fixed_iters)
+            report(lib, "mlp_gemms", 512, nt, "us", t["median_s"] * 1e6, t)
+
+
+if __name__ == "__main__":
+    main()
