@@ -31,6 +31,9 @@ Schema. One JSON file per op family, tests/fixtures/<family>.json:
   when parsed as a double and then cast to float (checked here), so readers can parse
   doubles and cast.
 
+Cases of the core ops are defined below; other families live one file each in
+scripts/fixture_cases/*.py, executed in this script's namespace.
+
 Inputs are drawn from numpy generators seeded from the case name (crc32), identical for
 both dtypes up to float32 rounding. Ops with kinks (relu, abs, clamp, softplus's
 threshold, ...) get inputs kept away from them; max/min-type ops get inputs without
@@ -354,6 +357,16 @@ def view_chain(t, a):
 
 
 case(V, "view_chain", "view_chain", [randn(2, 3, 4), randn(4, 3)], view_chain)
+
+
+# ---- more families, one file each in scripts/fixture_cases/ (nn layers, losses, ...).
+# They run in this script's namespace, so they call case(), randn(), ... directly.
+CASES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixture_cases")
+for _fname in sorted(os.listdir(CASES_DIR)) if os.path.isdir(CASES_DIR) else []:
+    if _fname.endswith(".py"):
+        _path = os.path.join(CASES_DIR, _fname)
+        with open(_path) as _f:
+            exec(compile(_f.read(), _path, "exec"), globals())
 
 
 # ----------------------------------------------------------------------------- running

@@ -1,114 +1,14 @@
-// PyTorch parity: every case in tests/fixtures/<family>.json (written by
-// scripts/make_fixtures.py; regenerate with scripts/make_fixtures.sh, schema at the top of
-// that script) is run through latent in its dtype (float32 -> float, float64 -> double),
-// and the outputs and the gradients of sum_k sum(output_k * upstream_k) w.r.t. every input
-// that requires grad are compared with PyTorch's.
-//
-// Tolerance: |latent - torch| <= atol + rtol * |torch| element-wise, with
-//   float:  rtol 1e-5,  atol 1e-6   (the atol only matters near 0)
-//   double: rtol 1e-10, atol 1e-12
-// Index outputs (argmax, max's indices) must match exactly.
-//
-// Each op is one line in ops() below. A fixture op without a line fails the test (no
-// silent skips), as do a missing fixtures directory and a fixture file that no TEST_CASE
-// here reads.
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <functional>
-#include <iostream>
-#include <limits>
-#include <map>
-#include <nlohmann/json.hpp>
-#include <set>
-#include <string>
-#include <utility>
-#include <vector>
-
-#include "helpers.hpp"
+// PyTorch parity of the core tensor ops (harness and tolerances: parity.hpp).
+#include "parity.hpp"
 
 using namespace latent;
-using json = nlohmann::json;
+using namespace latent::parity;
 
 namespace {
 
-namespace fs = std::filesystem;
-
-template <typename T> struct Tol;
-template <> struct Tol<float> {
-  static constexpr double rtol = 1e-5, atol = 1e-6;
-};
-template <> struct Tol<double> {
-  static constexpr double rtol = 1e-10, atol = 1e-12;
-};
-
-// One result of an op: a floating tensor or an index tensor, in the fixture's order.
-template <typename T>
-struct Out {
-  Tensor<T> f;
-  IndexTensor i;
-  Out(Tensor<T> t) : f(std::move(t)) {}     // NOLINT: implicit on purpose
-  Out(IndexTensor t) : i(std::move(t)) {}  // NOLINT
-};
-template <typename T> using Outs = std::vector<Out<T>>;
-
-template <typename T> Outs<T> to_outs(const Tensor<T>& t) { return {t}; }
-template <typename T> Outs<T> to_outs(const IndexTensor& t) { return {t}; }
-template <typename T> Outs<T> to_outs(const std::pair<Tensor<T>, IndexTensor>& p) { return {p.first, p.second}; }
-template <typename T> Outs<T> to_outs(const std::vector<Tensor<T>>& v) { return Outs<T>(v.begin(), v.end()); }
-
-double number(const json& v, const std::string& what) {
-  if (v.is_string()) {
-    auto s = v.get<std::string>();
-    if (s == "inf") return std::numeric_limits<double>::infinity();
-    if (s == "-inf") return -std::numeric_limits<double>::infinity();
-    throw std::runtime_error("fixture: " + what + " is the string '" + s + "', not a number");
-  }
-  return v.get<double>();
-}
-
-// What an op line sees: the case's inputs (floating and index ones, each in order) and args.
-template <typename T>
-struct Ctx {
-  using value_type = T;
-  std::vector<Tensor<T>> xs;
-  std::vector<IndexTensor> idxs;
-  const json& args;
-
-  const Tensor<T>& x(size_t k) const { return xs.at(k); }
-  const IndexTensor& idx(size_t k) const { return idxs.at(k); }
-  const json& arg(const char* key) const {
-    if (!args.contains(key)) throw std::runtime_error(std::string("fixture: missing arg '") + key + "'");
-    return args.at(key);
-  }
-  double d(const char* key) const { return number(arg(key), key); }
-  int64_t i(const char* key) const { return arg(key).template get<int64_t>(); }
-  bool b(const char* key) const { return arg(key).template get<bool>(); }
-  std::string s(const char* key) const { return arg(key).template get<std::string>(); }
-  std::vector<int64_t> ints(const char* key) const { return arg(key).template get<std::vector<int64_t>>(); }
-  std::vector<int64_t> dims() const { return ints("dims"); }
-  Shape shape(const char* key) const { return Shape(ints(key)); }
-};
-// The element type inside an op line: ValueOf(c).
-#define ValueOf(c) typename std::decay_t<decltype(c)>::value_type
-
-struct OpFn {
-  std::function<Outs<float>(Ctx<float>&)> f32;
-  std::function<Outs<double>(Ctx<double>&)> f64;
-  template <typename T> const auto& get() const {
-    if constexpr (std::is_same_v<T, float>) return f32;
-    else return f64;
-  }
-};
-// One generic lambda serves both element types.
-template <typename F>
-OpFn both(F f) {
-  return {[f](Ctx<float>& c) { return to_outs<float>(f(c)); }, [f](Ctx<double>& c) { return to_outs<double>(f(c)); }};
-}
-
 // clang-format off
-const std::map<std::string, OpFn>& ops() {
-  static const std::map<std::string, OpFn> table = {
+const OpTable& core_ops() {
+  static const OpTable table = {
     // ---- elementwise
     {"add",         both([](auto& c) { return add(c.x(0), c.x(1)); })},
     {"sub",         both([](auto& c) { return sub(c.x(0), c.x(1)); })},
@@ -203,184 +103,12 @@ const std::map<std::string, OpFn>& ops() {
 }
 // clang-format on
 
-// The fixture families, one TEST_CASE each below.
-const std::vector<std::string> kFamilies = {"elementwise", "activation", "reduce", "linalg", "index", "view"};
-
-const char* kRegenerate = "regenerate them with scripts/make_fixtures.sh";
-
-fs::path fixtures_dir() { return fs::path(LATENT_FIXTURES_DIR); }
-
-// The parsed fixture file of `family`; fails the test with a clear message when absent.
-json load_family(const std::string& family) {
-  fs::path dir = fixtures_dir(), path = dir / (family + ".json");
-  {
-    INFO("PyTorch parity fixtures directory " << dir.string() << " is missing; " << kRegenerate);
-    REQUIRE(fs::is_directory(dir));
-  }
-  {
-    INFO("fixture file " << path.string() << " is missing; " << kRegenerate);
-    REQUIRE(fs::is_regular_file(path));
-  }
-  std::ifstream in(path);
-  json j = json::parse(in);
-  INFO("fixture file " << path.string() << " has format " << j.value("format", -1) << " and family "
-       << j.value("family", std::string("?")) << ", expected format 1 and family " << family);
-  REQUIRE(j.value("format", -1) == 1);
-  REQUIRE(j.value("family", std::string()) == family);
-  return j;
-}
-
-Shape shape_of(const json& t) { return Shape(t.at("shape").get<std::vector<int64_t>>()); }
-
-template <typename T>
-Tensor<T> float_tensor(const json& t) {
-  const auto& data = t.at("data");
-  std::vector<T> v;
-  v.reserve(data.size());
-  for (const auto& x : data) v.push_back(static_cast<T>(x.get<double>()));
-  return from_vector<T>(v, shape_of(t));
-}
-IndexTensor index_tensor(const json& t) {
-  return from_vector<int64_t>(t.at("data").get<std::vector<int64_t>>(), shape_of(t));
-}
-
-// The worst error seen, as a fraction of the tolerance (LATENT_PARITY_VERBOSE=1 prints it
-// per family, to see how much headroom the tolerances leave).
-struct Worst {
-  double ratio = 0;
-  std::string where;
-};
-Worst& worst() {
-  static Worst w;
-  return w;
-}
-
-template <typename T>
-void check_close(const std::string& what, const Tensor<T>& actual, const json& expected) {
-  Shape want_shape = shape_of(expected);
-  if (actual.shape() != want_shape) {
-    FAIL_CHECK(what << ": shape " << actual.shape() << " vs PyTorch's " << want_shape);
-    return;
-  }
-  auto got = actual.to_vector();
-  const auto& want = expected.at("data");
-  std::ostringstream bad;
-  bad.precision(17);
-  int n_bad = 0;
-  for (size_t k = 0; k < got.size(); ++k) {
-    double x = got[k], y = static_cast<T>(want[k].get<double>());  // the fixture value in T
-    double err = std::abs(x - y), tol = Tol<T>::atol + Tol<T>::rtol * std::abs(y);
-    if (!(err <= tol)) {
-      if (n_bad++ < 3) bad << "\n  flat index " << k << ": latent " << x << ", PyTorch " << y << " (|diff| " << err
-                           << ", tolerance " << tol << ")";
-    } else if (err / tol > worst().ratio) {
-      worst() = {err / tol, what};
-    }
-  }
-  INFO(what << " (shape " << want_shape << "): " << n_bad << " of " << got.size() << " elements differ" << bad.str());
-  CHECK(n_bad == 0);
-}
-
-// CHECK that also ends the case on failure (REQUIRE would end the whole TEST_CASE).
-#define CHECK_OR_RETURN(cond, msg) \
-  do {                             \
-    bool ok_ = (cond);             \
-    INFO(msg);                     \
-    CHECK(ok_);                    \
-    if (!ok_) return;              \
-  } while (0)
-
-template <typename T>
-void run_case(const json& cs, const OpFn& fn, const std::string& label) {
-  Ctx<T> c{{}, {}, cs.at("args")};
-  std::vector<Tensor<T>> grad_inputs;
-  std::vector<size_t> grad_pos;  // fixture input index of each grad input
-  const auto& inputs = cs.at("inputs");
-  for (size_t k = 0; k < inputs.size(); ++k) {
-    const auto& in = inputs[k];
-    if (in.at("dtype") == "int64") {
-      c.idxs.push_back(index_tensor(in));
-      continue;
-    }
-    auto t = float_tensor<T>(in);
-    if (in.at("requires_grad").get<bool>()) {
-      t.requires_grad_();
-      grad_inputs.push_back(t);
-      grad_pos.push_back(k);
-    }
-    c.xs.push_back(t);
-  }
-
-  Outs<T> outs = fn.get<T>()(c);
-  const auto& expected = cs.at("outputs");
-  const auto& upstream = cs.at("upstream");
-  CHECK_OR_RETURN(outs.size() == expected.size(),
-                  label << ": latent returned " << outs.size() << " outputs, PyTorch " << expected.size());
-  std::vector<Tensor<T>> roots, ups;
-  for (size_t k = 0; k < outs.size(); ++k) {
-    std::string what = label + " output " + std::to_string(k);
-    if (expected[k].at("dtype") == "int64") {
-      CHECK_OR_RETURN(outs[k].i.defined(), what << ": expected an index tensor");
-      CHECK_OR_RETURN(outs[k].i.shape() == shape_of(expected[k]),
-                      what << ": shapes " << outs[k].i.shape() << " vs " << shape_of(expected[k]));
-      INFO(what << ": index values differ");
-      CHECK(outs[k].i.to_vector() == expected[k].at("data").template get<std::vector<int64_t>>());
-      continue;
-    }
-    CHECK_OR_RETURN(outs[k].f.defined(), what << ": expected a floating tensor");
-    check_close(what, outs[k].f, expected[k]);
-    if (!upstream[k].is_null()) {
-      CHECK_OR_RETURN(outs[k].f.requires_grad(), what << ": PyTorch's output requires grad, latent's does not");
-      roots.push_back(outs[k].f);
-      ups.push_back(float_tensor<T>(upstream[k]));
-    }
-  }
-
-  const auto& grads = cs.at("grads");
-  std::vector<Tensor<T>> got;
-  if (!roots.empty() && !grad_inputs.empty())
-    got = autograd::grad<T>(roots, grad_inputs, ups, std::nullopt, false, /*allow_unused=*/true);
-  for (size_t g = 0; g < grad_inputs.size(); ++g) {
-    size_t k = grad_pos[g];
-    if (grads[k].is_null()) continue;  // no differentiable output in PyTorch either
-    std::string what = label + " grad of input " + std::to_string(k);
-    CHECK_OR_RETURN(g < got.size() && got[g].defined(), what << ": latent gives no gradient");
-    check_close(what, got[g], grads[k]);
-  }
-}
-
-// Runs every case of one family; returns how many ran.
-int run_family(const std::string& family) {
-  worst() = {};
-  json j = load_family(family);
-  const auto& cases = j.at("cases");
-  {
-    INFO("fixture file for " << family << " has no cases; " << kRegenerate);
-    REQUIRE(!cases.empty());
-  }
-  int ran = 0;
-  for (const auto& cs : cases) {
-    std::string op = cs.at("op"), dtype = cs.at("dtype");
-    std::string label = family + " case '" + cs.at("name").get<std::string>() + "' (" + dtype + ")";
-    auto it = ops().find(op);
-    if (it == ops().end()) {
-      FAIL_CHECK(label << ": fixture op '" << op << "' has no C++ mapping in tests/test_parity.cpp");
-      continue;
-    }
-    try {
-      if (dtype == "float32") run_case<float>(cs, it->second, label);
-      else if (dtype == "float64") run_case<double>(cs, it->second, label);
-      else FAIL_CHECK(label << ": unknown dtype '" << dtype << "'");
-    } catch (const std::exception& e) {
-      FAIL_CHECK(label << " threw: " << e.what());
-    }
-    ++ran;
-  }
-  if (const char* v = std::getenv("LATENT_PARITY_VERBOSE"); v && std::string(v) == "1")
-    std::cout << "parity " << family << ": " << ran << " cases; worst passing error " << worst().ratio
-              << " of the tolerance, at " << worst().where << "\n";
-  return ran;
-}
+const Family kElementwise{"elementwise", core_ops};
+const Family kActivation{"activation", core_ops};
+const Family kReduce{"reduce", core_ops};
+const Family kLinalg{"linalg", core_ops};
+const Family kIndex{"index", core_ops};
+const Family kView{"view", core_ops};
 
 }  // namespace
 
@@ -394,16 +122,16 @@ TEST_CASE("parity: fixtures exist, each file has a TEST_CASE, each op a mapping"
   for (const auto& e : fs::directory_iterator(dir))
     if (e.path().extension() == ".json") files.insert(e.path().stem().string());
   for (const auto& f : files) {
-    INFO("fixture file " << f << ".json has no TEST_CASE in tests/test_parity.cpp (add it to kFamilies)");
-    CHECK(std::find(kFamilies.begin(), kFamilies.end(), f) != kFamilies.end());
+    INFO("fixture file " << f << ".json is registered by no test file (parity::Family)");
+    CHECK(registry().count(f) == 1);
   }
-  for (const auto& family : kFamilies) {
+  for (const auto& [family, info] : registry()) {
     json j = load_family(family);
     std::set<std::pair<std::string, std::string>> seen;
     for (const auto& cs : j.at("cases")) {
       std::string op = cs.at("op");
       INFO(family << " case '" << cs.at("name").get<std::string>() << "': op '" << op << "' has no C++ mapping");
-      CHECK(ops().count(op) == 1);
+      CHECK(info.table().count(op) == 1);
       seen.insert({cs.at("name").get<std::string>(), cs.at("dtype").get<std::string>()});
     }
     // Every case comes in both dtypes.
