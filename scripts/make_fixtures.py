@@ -450,7 +450,9 @@ def dumps(obj):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures"))
+    ap.add_argument("--only", default="", help="comma-separated families to write (others are left as they are)")
     opts = ap.parse_args()
+    only = set(filter(None, opts.only.split(",")))
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(1)
     os.makedirs(opts.out, exist_ok=True)
@@ -464,6 +466,8 @@ def main():
         families.setdefault(c.family, []).append(c)
     total = 0
     for family, cases in families.items():
+        if only and family not in only:
+            continue
         lines = []
         for c in cases:
             for dtype_name in DTYPES:
@@ -477,7 +481,7 @@ def main():
         total += len(text)
         print("%-40s %4d cases %8d bytes" % (os.path.relpath(path), len(lines), len(text)))
     # Remove fixture files of families that no longer exist.
-    for fname in sorted(os.listdir(opts.out)):
+    for fname in sorted(os.listdir(opts.out)) if not only else []:
         if fname.endswith(".json") and fname[:-5] not in families:
             os.remove(os.path.join(opts.out, fname))
             print("removed stale", fname)

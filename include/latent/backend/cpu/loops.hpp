@@ -2,6 +2,7 @@
 // Operand strides are in elements and may be 0 (broadcast). Dimensions are coalesced
 // first, so contiguous and broadcast-row cases become one long vectorisable inner loop.
 #pragma once
+#include <algorithm>
 #include <array>
 #include <cstdint>
 
@@ -43,8 +44,9 @@ LoopGeometry<N> coalesce(const Shape& shape, const std::array<Strides, N>& strid
   return g;
 }
 
-// Calls inner(ptrs, strides_of_inner_dim, length) for every row of the coalesced
-// iteration space; rows are split across threads when the whole loop is large enough.
+// Calls inner(ptrs, strides_of_inner_dim, length) over the coalesced iteration space in
+// row pieces. Threads split the flat element range, not just the rows, because a
+// contiguous tensor coalesces to a single row and would otherwise run on one thread.
 // `base` holds each operand's starting element offset; inner receives them advanced.
 template <int N, typename Ptrs, typename Inner>
 void for_each_row(const LoopGeometry<N>& g, Ptrs base, Inner&& inner) {
@@ -54,22 +56,28 @@ void for_each_row(const LoopGeometry<N>& g, Ptrs base, Inner&& inner) {
   for (int k = 0; k < N; ++k) inner_strides[k] = g.strides[k][rank - 1];
   int64_t rows = 1;
   for (int d = 0; d < rank - 1; ++d) rows *= g.shape[d];
-  parallel_for(rows, inner_len, [&](int64_t begin, int64_t end) {
+  const int64_t total = rows * inner_len;
+  parallel_for(total, 1, [&](int64_t begin, int64_t end) {
     // Decompose `begin` into an index over the outer dims, then step it like an odometer.
+    int64_t row = begin / inner_len;
+    int64_t col = begin % inner_len;
     std::array<int64_t, kMaxRank> idx{};
-    int64_t rem = begin;
+    int64_t rem = row;
     for (int d = rank - 2; d >= 0; --d) {
       idx[d] = rem % g.shape[d];
       rem /= g.shape[d];
     }
-    for (int64_t row = begin; row < end; ++row) {
+    for (int64_t pos = begin; pos < end; ++row) {
+      const int64_t n = std::min(inner_len - col, end - pos);
       Ptrs p = base;
       for (int k = 0; k < N; ++k) {
-        int64_t off = 0;
+        int64_t off = col * inner_strides[k];
         for (int d = 0; d < rank - 1; ++d) off += idx[d] * g.strides[k][d];
         p[k] += off;
       }
-      inner(p, inner_strides, inner_len);
+      inner(p, inner_strides, n);
+      pos += n;
+      col = 0;
       for (int d = rank - 2; d >= 0; --d) {
         if (++idx[d] < g.shape[d]) break;
         idx[d] = 0;
