@@ -2,7 +2,7 @@
 // `BENCH lib=latent ...` lines; scripts/bench.sh runs them beside the PyTorch and LibTorch
 // peers (benchmarks/peers/) and tabulates the ratios.
 //
-//   core_bench [--threads 1,2] [--workloads gemm_f32,add_f32,chain_f32,mlp_fwd_bwd,mlp_fwd,mlp_gemms]
+//   core_bench [--threads 1,2] [--workloads gemm_f32,add_f32,chain_f32,mlp_fwd_bwd,mlp_fwd,mlp_gemms,tiny_add,tiny_autograd]
 //              [--gemm-sizes 256,512,1024,2048] [--min-time 0.3] [--reps 5]
 //              [--fixed-iters N]   (N calls per repetition: for perf/valgrind runs)
 //              [--config]          (first print the GEMM backend and SIMD set as '# ' lines)
@@ -20,6 +20,10 @@
 //                diagnostic split of mlp_fwd_bwd).
 //   mlp_gemms    the 8 matrix products of one mlp_fwd_bwd step (3 forward, 5 backward, with
 //                the same transposed operands), no autograd: what the step costs in BLAS.
+//   tiny_add     c = a + b on 64 floats: the fixed cost of one op (dispatch, allocation,
+//                output tensor), which dominates small models. Microseconds per call.
+//   tiny_autograd  y = (a * b + a).sum() on 64 floats requiring grad, then y.backward():
+//                the fixed cost of recording and running a small graph (3 ops). Microseconds.
 #include <CLI/CLI.hpp>
 #include <latent/latent.hpp>
 
@@ -34,6 +38,7 @@ using namespace latent;
 namespace {
 
 constexpr int64_t kElementwiseN = int64_t(1) << 20;
+constexpr int64_t kTinyN = 64;
 
 struct Mlp {
   TensorF x, w1, b1, w2, b2, w3, b3;
@@ -69,7 +74,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "thread counts to run each workload at")->delimiter(',');
   app.add_option("--gemm-sizes", gemm_sizes, "square GEMM sizes")->delimiter(',');
   app.add_option("--workloads", workloads,
-                 "subset of gemm_f32,add_f32,chain_f32,mlp_fwd_bwd,mlp_fwd,mlp_gemms (default: all)")
+                 "subset of gemm_f32,add_f32,chain_f32,mlp_fwd_bwd,mlp_fwd,mlp_gemms,tiny_add,tiny_autograd (default: all)")
       ->delimiter(',');
   app.add_option("--min-time", opt.min_time, "seconds per figure (all repetitions)");
   app.add_option("--reps", opt.reps, "repetitions per figure (median reported)");
@@ -146,6 +151,23 @@ int main(int argc, char** argv) {
         r[6] = mm(g2, w2.t()), r[7] = mm(x.t(), g1);
       }, opt);
       bench::report(lib, "mlp_gemms", 512, nt, "us", t.median_s * 1e6, t);
+    }
+    if (bench::selected(workloads, "tiny_add")) {
+      manual_seed(5);
+      auto a = randn<float>({kTinyN}), b = randn<float>({kTinyN});
+      TensorF c;
+      auto t = bench::time_it([&] { c = a + b; }, opt);
+      bench::report(lib, "tiny_add", kTinyN, nt, "us", t.median_s * 1e6, t);
+    }
+    if (bench::selected(workloads, "tiny_autograd")) {
+      manual_seed(6);
+      auto a = randn<float>({kTinyN}).requires_grad_(), b = randn<float>({kTinyN}).requires_grad_();
+      auto t = bench::time_it([&] {
+        a.zero_grad();
+        b.zero_grad();
+        (a * b + a).sum().backward();
+      }, opt);
+      bench::report(lib, "tiny_autograd", kTinyN, nt, "us", t.median_s * 1e6, t);
     }
   }
   return 0;

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fuzzes the safetensors reader with libFuzzer (tests/fuzz/fuzz_safetensors.cpp).
+# Fuzzes the safetensors reader and the checkpoint loader with libFuzzer
+# (tests/fuzz/fuzz_safetensors.cpp).
 #
 #   scripts/fuzz.sh           # build, then fuzz for 60 s
 #   scripts/fuzz.sh 600       # fuzz for 600 s
@@ -28,6 +29,24 @@ if [ ! -x "$bin" ] || [ -n "$(find include tests/fuzz -newer "$bin" -print -quit
     -Iinclude $eigen tests/fuzz/fuzz_safetensors.cpp -lz -o "$bin"
 fi
 cp tests/fixtures/safetensors/*.safetensors "$build/corpus/"
+# A checkpoint-shaped seed (the layout of io::Checkpoint for the target's Linear(2, 3)).
+python3 - "$build/corpus/checkpoint_seed.safetensors" <<'PY' || echo "latent: no python3, no checkpoint seed" >&2
+import json, struct, sys
+meta = {"version": 1, "counters": {"step": 3}, "items": {
+    "model": {"kind": "module"}, "opt": {"kind": "optimizer", "scalars": {"param_groups.0.lr": 0.01}},
+    "sched": {"kind": "scheduler", "last_epoch": 1}, "rng": {"kind": "generator", "seed": 1, "offset": 4}}}
+tensors = {"model/weight": (3, 2), "model/bias": (3,)}
+header, data = {"__metadata__": {"latent.checkpoint": json.dumps(meta)}}, b""
+for name, shape in tensors.items():
+    n = 1
+    for d in shape:
+        n *= d
+    header[name] = {"dtype": "F32", "shape": list(shape), "data_offsets": [len(data), len(data) + 4 * n]}
+    data += struct.pack("<%df" % n, *([0.25] * n))
+h = json.dumps(header).encode()
+h += b" " * (-len(h) % 8)
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(h)) + h + data)
+PY
 echo "latent: fuzzing for $seconds s (corpus $build/corpus)" >&2
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 "$bin" "$build/corpus" \
   -dict=tests/fuzz/safetensors.dict -max_total_time="$seconds" -max_len=4096 \

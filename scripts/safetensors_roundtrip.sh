@@ -20,8 +20,8 @@
 # The virtual environment (default: .venv in the repository root, ignored by git) is
 # created when missing and gets torch, safetensors and numpy when they are missing.
 # write-latent compiles the writer with ${CXX:-c++} (Eigen, OpenMP, zlib from Debian:
-# scripts/install_deps.sh), or runs $LATENT_ST_WRITER when it names a built binary (the
-# CMake target safetensors_writer, tests/io/CMakeLists.txt). LATENT_ST_BUILD is where the
+# scripts/install_deps.sh), or runs $LATENT_ST_WRITER when it names a built binary.
+# LATENT_ST_BUILD is where the
 # writer and the roundtrip files go (default: build/safetensors-roundtrip).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -2,7 +2,13 @@
 #pragma once
 #include <catch2/catch.hpp>
 #include <latent/latent.hpp>
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
 #include <sstream>
+#include <string>
+#include <unistd.h>
+#include <vector>
 
 namespace latent::testing {
 
@@ -51,5 +57,26 @@ inline void check_grads(const autograd::DoubleFn& f, const std::vector<TensorD>&
     REQUIRE(r2.ok);
   }
 }
+
+// A scratch directory removed at the end of the test.
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    static std::atomic<int> n{0};
+    path = std::filesystem::temp_directory_path() / ("latent_test_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
+    std::filesystem::remove_all(path);
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  std::vector<std::string> listing() const {
+    std::vector<std::string> out;
+    for (auto& e : std::filesystem::directory_iterator(path)) out.push_back(e.path().filename().string());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+};
 
 }  // namespace latent::testing

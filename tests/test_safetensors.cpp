@@ -20,6 +20,7 @@
 using namespace latent;
 namespace fs = std::filesystem;
 using Bytes = std::vector<uint8_t>;
+using latent::testing::TempDir;
 
 namespace {
 
@@ -42,26 +43,6 @@ nlohmann::json expected_json() {
   return nlohmann::json::parse(in);
 }
 
-// A scratch directory removed at the end of the test.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static std::atomic<int> n{0};
-    path = fs::temp_directory_path() / ("latent_st_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::vector<std::string> listing() const {
-    std::vector<std::string> out;
-    for (auto& e : fs::directory_iterator(path)) out.push_back(e.path().filename().string());
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-};
 
 // A file from a header (padded to 8 bytes with spaces unless told) and a data buffer.
 Bytes make_file(const std::string& header, const Bytes& data = {}, bool pad = true) {

@@ -108,3 +108,36 @@ TEST_CASE("random: portable log and sincos are accurate to a few ulp", "[random]
   REQUIRE(philox::portable_log(1e-300) == Approx(std::log(1e-300)).epsilon(1e-15));
   REQUIRE(philox::portable_log(1.0) == 0.0);
 }
+
+// Large enough for the parallel paths: threads split the flat range of a contiguous or
+// broadcast loop (which coalesces to one row) and the rows of a full reduction.
+TEST_CASE("parallel loops: large element-wise ops and sums equal a serial reference", "[tensor][parallel]") {
+  const int threads_before = get_num_threads();
+  set_num_threads(2);
+  manual_seed(11);
+  auto a = randn<float>({3, 50001});
+  auto b = randn<float>({50001});
+  auto va = a.to_vector(), vb = b.to_vector();
+
+  auto sum_ab = (a + b).to_vector();  // broadcast row
+  auto prod_t = (a.t() * 2.0).contiguous().to_vector();  // strided input
+  bool ok = true;
+  for (int64_t i = 0; i < 3; ++i)
+    for (int64_t j = 0; j < 50001; ++j) {
+      ok = ok && sum_ab[i * 50001 + j] == va[i * 50001 + j] + vb[j];
+      ok = ok && prod_t[j * 3 + i] == va[i * 50001 + j] * 2.0f;
+    }
+  CHECK(ok);
+
+  // A million-element float sum stays within ~1e-6 of the exact (double) sum.
+  auto big = rand<float>({1 << 20});
+  double exact = 0;
+  for (float v : big.to_vector()) exact += v;
+  CHECK(std::abs(big.sum().item() - exact) <= 1e-6 * std::abs(exact));
+  auto rows = big.reshape({2, 1 << 19}).sum({1}).to_vector();  // fewer rows than threads x 2
+  double exact0 = 0;
+  auto vbig = big.to_vector();
+  for (int64_t i = 0; i < (1 << 19); ++i) exact0 += vbig[static_cast<size_t>(i)];
+  CHECK(std::abs(rows[0] - exact0) <= 1e-6 * std::abs(exact0));
+  set_num_threads(threads_before);
+}

@@ -3,7 +3,7 @@
 // Built by the separate CMake project in benchmarks/peers/libtorch/ against the LibTorch
 // shipped inside the torch wheel (see scripts/bench.sh).
 //
-//   libtorch_bench [--threads 1,2] [--workloads gemm_f32,add_f32,chain_f32,mlp_fwd_bwd,mlp_fwd,mlp_gemms]
+//   libtorch_bench [--threads 1,2] [--workloads gemm_f32,add_f32,chain_f32,mlp_fwd_bwd,mlp_fwd,mlp_gemms,tiny_add,tiny_autograd]
 //                  [--gemm-sizes 256,512,1024,2048] [--min-time 0.3] [--reps 5]
 //              [--fixed-iters N]   (N calls per repetition: for perf/valgrind runs)
 #include <ATen/ATen.h>
@@ -19,6 +19,7 @@
 namespace {
 
 constexpr int64_t kElementwiseN = int64_t(1) << 20;
+constexpr int64_t kTinyN = 64;
 
 struct Mlp {
   at::Tensor x, w1, b1, w2, b2, w3, b3;
@@ -55,7 +56,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "thread counts to run each workload at")->delimiter(',');
   app.add_option("--gemm-sizes", gemm_sizes, "square GEMM sizes")->delimiter(',');
   app.add_option("--workloads", workloads,
-                 "subset of gemm_f32,add_f32,chain_f32,mlp_fwd_bwd,mlp_fwd,mlp_gemms (default: all)")
+                 "subset of gemm_f32,add_f32,chain_f32,mlp_fwd_bwd,mlp_fwd,mlp_gemms,tiny_add,tiny_autograd (default: all)")
       ->delimiter(',');
   app.add_option("--min-time", opt.min_time, "seconds per figure (all repetitions)");
   app.add_option("--reps", opt.reps, "repetitions per figure (median reported)");
@@ -119,6 +120,23 @@ int main(int argc, char** argv) {
         r[6] = at::mm(g2, w2.t()), r[7] = at::mm(x.t(), g1);
       }, opt);
       bench::report(lib, "mlp_gemms", 512, nt, "us", t.median_s * 1e6, t);
+    }
+    if (bench::selected(workloads, "tiny_add")) {
+      at::manual_seed(5);
+      auto a = at::randn({kTinyN}), b = at::randn({kTinyN});
+      at::Tensor c;
+      auto t = bench::time_it([&] { c = a + b; }, opt);
+      bench::report(lib, "tiny_add", kTinyN, nt, "us", t.median_s * 1e6, t);
+    }
+    if (bench::selected(workloads, "tiny_autograd")) {
+      at::manual_seed(6);
+      auto a = at::randn({kTinyN}).requires_grad_(), b = at::randn({kTinyN}).requires_grad_();
+      auto t = bench::time_it([&] {
+        a.mutable_grad().reset();
+        b.mutable_grad().reset();
+        (a * b + a).sum().backward();
+      }, opt);
+      bench::report(lib, "tiny_autograd", kTinyN, nt, "us", t.median_s * 1e6, t);
     }
   }
   return 0;

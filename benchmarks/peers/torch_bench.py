@@ -15,6 +15,7 @@ import time
 import torch
 
 ELEMENTWISE_N = 1 << 20
+TINY_N = 64
 
 
 def time_it(fn, min_time, reps, warmup_s=0.05, fixed_iters=0):
@@ -151,6 +152,22 @@ def main():
 
             t = time_it(gemms, args.min_time, args.reps, fixed_iters=args.fixed_iters)
             report(lib, "mlp_gemms", 512, nt, "us", t["median_s"] * 1e6, t)
+        if selected("tiny_add"):
+            torch.manual_seed(5)
+            a, b = torch.randn(TINY_N), torch.randn(TINY_N)
+            t = time_it(lambda: a + b, args.min_time, args.reps, fixed_iters=args.fixed_iters)
+            report(lib, "tiny_add", TINY_N, nt, "us", t["median_s"] * 1e6, t)
+        if selected("tiny_autograd"):
+            torch.manual_seed(6)
+            a, b = torch.randn(TINY_N, requires_grad=True), torch.randn(TINY_N, requires_grad=True)
+
+            def tiny_step():
+                a.grad = None
+                b.grad = None
+                (a * b + a).sum().backward()
+
+            t = time_it(tiny_step, args.min_time, args.reps, fixed_iters=args.fixed_iters)
+            report(lib, "tiny_autograd", TINY_N, nt, "us", t["median_s"] * 1e6, t)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 // latent::nn and latent::optim: modules, layers, initialisation and optimizers.
 //
-//   auto net = std::make_shared<nn::Sequential<float>>(nn::Sequential<float>{
-//       std::make_shared<nn::Linear<float>>(2, 50), nn::ReLU(), std::make_shared<nn::Linear<float>>(50, 1)});
+//   auto net = nn::sequential<float>(std::make_shared<nn::Linear<float>>(2, 50), nn::ReLU<float>(),
+//                                    std::make_shared<nn::Linear<float>>(50, 1));
 //   optim::Adam<float> opt(net->parameters(), {.lr = 3e-4});
 //   auto loss = net->forward(x).square().mean();
 //   opt.zero_grad(); loss.backward(); opt.step();

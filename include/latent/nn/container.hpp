@@ -38,6 +38,15 @@ class Sequential : public UnaryModule<T> {
   std::vector<std::shared_ptr<UnaryModule<T>>> layers_;
 };
 
+// A shared Sequential (modules are held by shared_ptr, so this is how one is usually made):
+//   auto net = nn::sequential<float>(std::make_shared<nn::Linear<float>>(2, 50), nn::ReLU<float>());
+template <typename T = float, typename... Modules>
+std::shared_ptr<Sequential<T>> sequential(std::shared_ptr<Modules>... modules) {
+  auto s = std::make_shared<Sequential<T>>();
+  (s->push_back(std::move(modules)), ...);
+  return s;
+}
+
 template <typename T = float>
 class ModuleList : public Module<T> {
  public:

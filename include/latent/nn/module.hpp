@@ -21,6 +21,13 @@ template <typename T>
 using StateDict = std::vector<std::pair<std::string, Tensor<T>>>;
 
 namespace detail {
+// The entry called `name` of a (name, value) list, or end(). A function rather than a
+// lambda at each use: clang before 16 cannot capture structured bindings.
+template <typename List>
+auto find_named(List& list, const std::string& name) {
+  return std::find_if(list.begin(), list.end(), [&name](const auto& kv) { return kv.first == name; });
+}
+
 // Makes dst's handle point at src's data (storage, shape, strides), keeping dst's identity
 // and autograd flags: what `param.data = new_data` does in PyTorch.
 template <typename T>
@@ -169,7 +176,7 @@ class Module {
     auto own = state_dict();
     std::vector<std::string> missing, unexpected;
     for (auto& [name, src] : state) {
-      auto it = std::find_if(own.begin(), own.end(), [&](auto& kv) { return kv.first == name; });
+      auto it = detail::find_named(own, name);
       if (it == own.end()) {
         unexpected.push_back(name);
         continue;
@@ -179,7 +186,7 @@ class Module {
                    it->second.shape());
     }
     for (auto& [name, t] : own)
-      if (std::none_of(state.begin(), state.end(), [&](auto& kv) { return kv.first == name; }))
+      if (detail::find_named(state, name) == state.end())
         missing.push_back(name);
     if (strict && (!missing.empty() || !unexpected.empty())) {
       std::ostringstream s;
@@ -198,7 +205,7 @@ class Module {
     }
     NoGradGuard no_grad;
     for (auto& [name, src] : state) {
-      auto it = std::find_if(own.begin(), own.end(), [&](auto& kv) { return kv.first == name; });
+      auto it = detail::find_named(own, name);
       if (it != own.end()) it->second.copy_(src);
     }
   }
