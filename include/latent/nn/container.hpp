@@ -22,7 +22,7 @@ class Sequential : public UnaryModule<T> {
   }
   Tensor<T> forward(const Tensor<T>& x) override {
     Tensor<T> h = x;
-    for (auto& layer : layers_) h = layer->forward(h);
+    for (auto& layer : layers_) h = (*layer)(h);
     return h;
   }
   size_t size() const { return layers_.size(); }

@@ -70,6 +70,24 @@ class Module {
     buffers_.push_back({name, value, persistent});
     return value;
   }
+  // Removes a parameter of this module from the registry and returns it (PyTorch's
+  // `del module._parameters[name]`): what re-parametrisations such as spectral_norm do
+  // before registering `<name>_orig`. The module's own handle to the tensor is unchanged.
+  Tensor<T> unregister_parameter(const std::string& name) {
+    auto it = detail::find_named(parameters_, name);
+    LATENT_CHECK(it != parameters_.end(), type_name_, ".unregister_parameter: no parameter named '", name, "'");
+    Tensor<T> value = it->second;
+    parameters_.erase(it);
+    return value;
+  }
+  // Hooks run by operator() (not by a direct call of forward, as in PyTorch) before
+  // forward, in registration order: spectral_norm recomputes the weight in one.
+  using ForwardPreHook = std::function<void(Module&)>;
+  void register_forward_pre_hook(ForwardPreHook hook) { forward_pre_hooks_.push_back(std::move(hook)); }
+  void run_forward_pre_hooks() {
+    for (auto& hook : forward_pre_hooks_) hook(*this);
+  }
+
   template <typename M>
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> module) {
     static_assert(std::is_base_of_v<Module<T>, M>, "register_module: the submodule must derive from nn::Module<T>");
@@ -278,6 +296,7 @@ class Module {
   std::vector<std::pair<std::string, Tensor<T>>> parameters_;
   std::vector<Buffer> buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  std::vector<ForwardPreHook> forward_pre_hooks_;
 };
 
 // A module with one tensor in and one out: what Sequential chains.
@@ -286,7 +305,10 @@ class UnaryModule : public Module<T> {
  public:
   using Module<T>::Module;
   virtual Tensor<T> forward(const Tensor<T>& x) = 0;
-  Tensor<T> operator()(const Tensor<T>& x) { return forward(x); }
+  Tensor<T> operator()(const Tensor<T>& x) {
+    this->run_forward_pre_hooks();
+    return forward(x);
+  }
 };
 
 }  // namespace latent::nn
