@@ -49,7 +49,10 @@ class AdamImpl : public Optimizer<T, AdamOptions> {
         T* vmax = o.amsgrad ? this->state_tensor(st, "max_exp_avg_sq", p).data() : nullptr;
         const double bias1 = 1 - std::pow(o.beta1, st.step), bias2 = 1 - std::pow(o.beta2, st.step);
         const T step_size = T(o.lr / bias1), bias2_sqrt = T(std::sqrt(bias2));
-        const T b1 = T(o.beta1), b2 = T(o.beta2), eps = T(o.eps), wd = T(o.weight_decay);
+        // 1 - beta in double, then rounded (as PyTorch's Python-float weights): in float,
+        // 1 - float(0.999) is 1.3e-5 away from float(0.001), which shifts every step.
+        const T b2 = T(o.beta2), one_minus_b1 = T(1 - o.beta1), one_minus_b2 = T(1 - o.beta2);
+        const T eps = T(o.eps), wd = T(o.weight_decay);
         const T decay = T(1 - o.lr * o.weight_decay);
         const bool decoupled = decoupled_;
         detail::for_param(decoupled ? "AdamW" : "Adam", p, [&](T* w, const T* grad, int64_t n) {
@@ -59,8 +62,8 @@ class AdamImpl : public Optimizer<T, AdamOptions> {
               if (decoupled) w[i] *= decay;
               else g += wd * w[i];
             }
-            m[i] += (g - m[i]) * (T(1) - b1);  // torch: exp_avg.lerp_(grad, 1 - beta1)
-            v[i] = v[i] * b2 + (T(1) - b2) * g * g;
+            m[i] += (g - m[i]) * one_minus_b1;  // torch: exp_avg.lerp_(grad, 1 - beta1)
+            v[i] = v[i] * b2 + one_minus_b2 * g * g;
             T second = v[i];
             if (vmax) {
               vmax[i] = std::max(vmax[i], v[i]);

@@ -44,14 +44,15 @@ class RMSprop : public Optimizer<T, RMSpropOptions> {
         T* a = o.centered ? this->state_tensor(st, "grad_avg", p).data() : nullptr;
         T* buf = o.momentum > 0 ? this->state_tensor(st, "momentum_buffer", p).data() : nullptr;
         const T lr = T(o.lr), alpha = T(o.alpha), eps = T(o.eps), wd = T(o.weight_decay), mom = T(o.momentum);
+        const T one_minus_alpha = T(1 - o.alpha);  // in double, then rounded, as PyTorch's value=1 - alpha
         detail::for_param("RMSprop", p, [&](T* w, const T* grad, int64_t n) {
           for (int64_t i = 0; i < n; ++i) {
             T g = o.maximize ? -grad[i] : grad[i];
             if (wd != T(0)) g += wd * w[i];
-            s[i] = s[i] * alpha + (T(1) - alpha) * g * g;
+            s[i] = s[i] * alpha + one_minus_alpha * g * g;
             T avg;
             if (a) {
-              a[i] += (g - a[i]) * (T(1) - alpha);  // torch: grad_avg.lerp_(grad, 1 - alpha)
+              a[i] += (g - a[i]) * one_minus_alpha;  // torch: grad_avg.lerp_(grad, 1 - alpha)
               avg = std::sqrt(s[i] - a[i] * a[i]) + eps;
             } else {
               avg = std::sqrt(s[i]) + eps;
