@@ -2,7 +2,8 @@
 // `BENCH lib=latent ...` lines; scripts/bench.sh runs them beside the PyTorch and LibTorch
 // peers (benchmarks/peers/) and tabulates the ratios.
 //
-//   core_bench [--threads 1,2] [--workloads gemm_f32,add_f32,chain_f32,mlp_fwd_bwd,mlp_fwd,mlp_gemms,tiny_add,tiny_autograd]
+//   core_bench [--threads 1,2] [--workloads gemm_f32,add_f32,chain_f32,mlp_fwd_bwd,mlp_fwd,mlp_gemms,tiny_add,tiny_autograd,
+//                          conv_d,convT_g1,convT_g2,conv_unet,bn2d,groupnorm,adam_1m]
 //              [--gemm-sizes 256,512,1024,2048] [--min-time 0.3] [--reps 5]
 //              [--fixed-iters N]   (N calls per repetition: for perf/valgrind runs)
 //              [--config]          (first print the GEMM backend and SIMD set as '# ' lines)
@@ -24,8 +25,18 @@
 //                output tensor), which dominates small models. Microseconds per call.
 //   tiny_autograd  y = (a * b + a).sum() on 64 floats requiring grad, then y.backward():
 //                the fixed cost of recording and running a small graph (3 ops). Microseconds.
+//   Layers, forward + backward (y = layer(x); y.backward(g) with x, weight and bias
+//   requiring grad), microseconds per step, size = batch:
+//   conv_d       Conv2d(16, 32, 3, stride 2, padding 1) on (64, 16, 16, 16)  (R3's D)
+//   convT_g1     ConvTranspose2d(128, 128, 4, 2, 1) on (64, 128, 8, 8)      (R3's G)
+//   convT_g2     ConvTranspose2d(128, 64, 4, 2, 1) on (64, 128, 16, 16)     (R3's G)
+//   conv_unet    Conv2d(64, 64, 3, padding 1) on (8, 64, 32, 32)            (U-Net-like)
+//   bn2d         BatchNorm2d(128) in training on (64, 128, 16, 16)
+//   groupnorm    GroupNorm(32, 64) on (8, 64, 32, 32)
+//   adam_1m      one Adam step over 1M parameters (4 tensors of 512 x 512), grads set.
 #include <CLI/CLI.hpp>
 #include <latent/latent.hpp>
+#include <latent/nn.hpp>
 
 #include <cstdio>
 #include <string>
@@ -63,6 +74,26 @@ struct Mlp {
   }
 };
 
+// Times one forward + backward of `layer` on a fresh (requires-grad) x.
+template <typename Layer>
+void bench_layer(const std::string& name, const Shape& x_shape, std::vector<TensorF> params, Layer layer,
+                 const bench::Options& opt, int threads) {
+  manual_seed(7);
+  auto x = randn<float>(x_shape).requires_grad_();
+  for (auto& p : params) p.requires_grad_();
+  TensorF g;
+  {
+    NoGradGuard no_grad;
+    g = randn<float>(layer(x).shape());
+  }
+  auto t = bench::time_it([&] {
+    x.zero_grad();
+    for (auto& p : params) p.zero_grad();
+    layer(x).backward(g);
+  }, opt);
+  bench::report("latent", name, x_shape[0], threads, "us", t.median_s * 1e6, t);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -74,7 +105,8 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "thread counts to run each workload at")->delimiter(',');
   app.add_option("--gemm-sizes", gemm_sizes, "square GEMM sizes")->delimiter(',');
   app.add_option("--workloads", workloads,
-                 "subset of gemm_f32,add_f32,chain_f32,mlp_fwd_bwd,mlp_fwd,mlp_gemms,tiny_add,tiny_autograd (default: all)")
+                 "subset of gemm_f32,add_f32,chain_f32,mlp_fwd_bwd,mlp_fwd,mlp_gemms,tiny_add,tiny_autograd,"
+                 "conv_d,convT_g1,convT_g2,conv_unet,bn2d,groupnorm,adam_1m (default: all)")
       ->delimiter(',');
   app.add_option("--min-time", opt.min_time, "seconds per figure (all repetitions)");
   app.add_option("--reps", opt.reps, "repetitions per figure (median reported)");
@@ -168,6 +200,45 @@ int main(int argc, char** argv) {
         (a * b + a).sum().backward();
       }, opt);
       bench::report(lib, "tiny_autograd", kTinyN, nt, "us", t.median_s * 1e6, t);
+    }
+    namespace F = nn::functional;
+    auto conv_case = [&](const char* name, Shape x, Shape w, int64_t stride, int64_t pad) {
+      if (!bench::selected(workloads, name)) return;
+      auto weight = randn<float>(w) * 0.05, bias = zeros<float>({w[0]});
+      bench_layer(name, x, {weight, bias}, [&](const TensorF& in) { return conv2d(in, weight, bias, stride, pad); },
+                  opt, nt);
+    };
+    auto convT_case = [&](const char* name, Shape x, Shape w, int64_t stride, int64_t pad) {
+      if (!bench::selected(workloads, name)) return;
+      auto weight = randn<float>(w) * 0.05, bias = zeros<float>({w[1]});
+      bench_layer(name, x, {weight, bias},
+                  [&](const TensorF& in) { return conv_transpose2d(in, weight, bias, stride, pad); }, opt, nt);
+    };
+    conv_case("conv_d", {64, 16, 16, 16}, {32, 16, 3, 3}, 2, 1);
+    convT_case("convT_g1", {64, 128, 8, 8}, {128, 128, 4, 4}, 2, 1);
+    convT_case("convT_g2", {64, 128, 16, 16}, {128, 64, 4, 4}, 2, 1);
+    conv_case("conv_unet", {8, 64, 32, 32}, {64, 64, 3, 3}, 1, 1);
+    if (bench::selected(workloads, "bn2d")) {
+      auto weight = ones<float>({128}), bias = zeros<float>({128});
+      auto rm = zeros<float>({128}), rv = ones<float>({128});
+      bench_layer("bn2d", {64, 128, 16, 16}, {weight, bias},
+                  [&](const TensorF& in) { return F::batch_norm(in, rm, rv, weight, bias, true, 0.1, 1e-5); }, opt, nt);
+    }
+    if (bench::selected(workloads, "groupnorm")) {
+      auto weight = ones<float>({64}), bias = zeros<float>({64});
+      bench_layer("groupnorm", {8, 64, 32, 32}, {weight, bias},
+                  [&](const TensorF& in) { return F::group_norm(in, 32, weight, bias, 1e-5); }, opt, nt);
+    }
+    if (bench::selected(workloads, "adam_1m")) {
+      manual_seed(8);
+      std::vector<TensorF> params;
+      for (int i = 0; i < 4; ++i) {
+        params.push_back(randn<float>({512, 512}).requires_grad_());
+        params.back().impl().grad = randn<float>({512, 512}).impl_ptr();
+      }
+      optim::Adam<float> adam(params, {.lr = 1e-3});
+      auto t = bench::time_it([&] { adam.step(); }, opt);
+      bench::report(lib, "adam_1m", 1 << 20, nt, "us", t.median_s * 1e6, t);
     }
   }
   return 0;

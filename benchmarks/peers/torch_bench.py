@@ -168,6 +168,39 @@ def main():
 
             t = time_it(tiny_step, args.min_time, args.reps, fixed_iters=args.fixed_iters)
             report(lib, "tiny_autograd", TINY_N, nt, "us", t["median_s"] * 1e6, t)
+        layers = {
+            "conv_d": ((64, 16, 16, 16), lambda: torch.nn.Conv2d(16, 32, 3, 2, 1)),
+            "convT_g1": ((64, 128, 8, 8), lambda: torch.nn.ConvTranspose2d(128, 128, 4, 2, 1)),
+            "convT_g2": ((64, 128, 16, 16), lambda: torch.nn.ConvTranspose2d(128, 64, 4, 2, 1)),
+            "conv_unet": ((8, 64, 32, 32), lambda: torch.nn.Conv2d(64, 64, 3, 1, 1)),
+            "bn2d": ((64, 128, 16, 16), lambda: torch.nn.BatchNorm2d(128)),
+            "groupnorm": ((8, 64, 32, 32), lambda: torch.nn.GroupNorm(32, 64)),
+        }
+        for name, (shape, make) in layers.items():
+            if not selected(name):
+                continue
+            torch.manual_seed(7)
+            layer = make()
+            x = torch.randn(*shape, requires_grad=True)
+            with torch.no_grad():
+                g = torch.randn_like(layer(x))
+
+            def layer_step():
+                x.grad = None
+                layer.zero_grad()
+                layer(x).backward(g)
+
+            t = time_it(layer_step, args.min_time, args.reps, fixed_iters=args.fixed_iters)
+            report(lib, name, shape[0], nt, "us", t["median_s"] * 1e6, t)
+        if selected("adam_1m"):
+            torch.manual_seed(8)
+            params = [torch.randn(512, 512, requires_grad=True) for _ in range(4)]
+            for p in params:
+                p.grad = torch.randn(512, 512)
+            # PyTorch's default on CPU (foreach=None picks the foreach implementation).
+            adam = torch.optim.Adam(params, lr=1e-3)
+            t = time_it(adam.step, args.min_time, args.reps, fixed_iters=args.fixed_iters)
+            report(lib, "adam_1m", 1 << 20, nt, "us", t["median_s"] * 1e6, t)
 
 
 if __name__ == "__main__":
