@@ -13,6 +13,8 @@
 #include "nn/linear.hpp"
 #include "nn/activation.hpp"
 #include "nn/container.hpp"
+#include "nn/conv.hpp"
+#include "nn/pooling.hpp"
 #include "nn/dropout.hpp"
 #include "nn/embedding.hpp"
 #include "nn/norm.hpp"
