@@ -12,12 +12,12 @@ namespace fn = latent::nn::functional;
 namespace {
 
 template <typename C>
-fn::Int2 pair_arg(const C& c, const char* key) {
+IntPair pair_arg(const C& c, const char* key) {
   auto v = c.ints(key);
-  return fn::Int2(v.at(0), v.at(1));
+  return IntPair(v.at(0), v.at(1));
 }
 template <typename C>
-fn::Int2 optional_pair_arg(const C& c, const char* key) {
+IntPair optional_pair_arg(const C& c, const char* key) {
   if (c.arg(key).is_null()) return {};
   return pair_arg(c, key);
 }

@@ -171,7 +171,7 @@ class MultiheadAttention : public Module<T> {
   }
   std::string extra_repr() const override {
     return latent::detail::str_cat("embed_dim=", embed_dim, ", num_heads=", num_heads, ", dropout=", options.dropout,
-                                   ", batch_first=", options.batch_first ? "True" : "False");
+                                   ", batch_first=", detail::py_bool(options.batch_first));
   }
 
   int64_t embed_dim, num_heads;

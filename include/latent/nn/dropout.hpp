@@ -2,7 +2,6 @@
 // nn/functional/dropout.hpp that drop only in training mode (module.train()), as PyTorch's.
 // x: any shape (Dropout2d: (N, C, H, W) or (N, C, L)) -> y: same shape.
 #pragma once
-#include <charconv>
 #include <string>
 
 #include "functional/dropout.hpp"
@@ -10,17 +9,6 @@
 
 namespace latent::nn {
 
-namespace detail {
-// Python's repr of a float (shortest round trip, "1e-05", "0.5", "1.0"), for module reprs.
-inline std::string py_float_str(double v) {
-  char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  std::string s(buf, r.ptr);
-  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
-  return s;
-}
-inline const char* py_bool(bool b) { return b ? "True" : "False"; }
-}  // namespace detail
 
 template <typename T = float>
 class Dropout : public UnaryModule<T> {
@@ -29,7 +17,7 @@ class Dropout : public UnaryModule<T> {
     functional::detail::check_dropout_p("Dropout", p);
   }
   Tensor<T> forward(const Tensor<T>& x) override { return functional::dropout(x, p, this->is_training()); }
-  std::string extra_repr() const override { return "p=" + detail::py_float_str(p) + ", inplace=False"; }
+  std::string extra_repr() const override { return "p=" + detail::py_float(p) + ", inplace=False"; }
 
   double p;
 };
@@ -41,7 +29,7 @@ class Dropout2d : public UnaryModule<T> {
     functional::detail::check_dropout_p("Dropout2d", p);
   }
   Tensor<T> forward(const Tensor<T>& x) override { return functional::dropout2d(x, p, this->is_training()); }
-  std::string extra_repr() const override { return "p=" + detail::py_float_str(p) + ", inplace=False"; }
+  std::string extra_repr() const override { return "p=" + detail::py_float(p) + ", inplace=False"; }
 
   double p;
 };

@@ -28,7 +28,7 @@ class Linear : public UnaryModule<T> {
   Tensor<T> forward(const Tensor<T>& x) override { return linear(x, weight, bias); }
   std::string extra_repr() const override {
     return latent::detail::str_cat("in_features=", in_features, ", out_features=", out_features,
-                           ", bias=", bias.defined() ? "True" : "False");
+                           ", bias=", detail::py_bool(bias.defined()));
   }
 
   int64_t in_features, out_features;

@@ -5,6 +5,7 @@
 // `weight = register_parameter("weight", ...)` keeps a handle that stays valid across
 // to(device) and load_state_dict (both replace data in place).
 #pragma once
+#include <charconv>
 #include <functional>
 #include <memory>
 #include <ostream>
@@ -27,6 +28,17 @@ template <typename List>
 auto find_named(List& list, const std::string& name) {
   return std::find_if(list.begin(), list.end(), [&name](const auto& kv) { return kv.first == name; });
 }
+
+// Python's repr of a float (shortest round trip: "1e-05", "0.5", "2.0") and of a bool, so
+// module reprs read as PyTorch's.
+inline std::string py_float(double v) {
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  std::string s(buf, r.ptr);
+  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
+  return s;
+}
+inline const char* py_bool(bool b) { return b ? "True" : "False"; }
 
 // Makes dst's handle point at src's data (storage, shape, strides), keeping dst's identity
 // and autograd flags: what `param.data = new_data` does in PyTorch.

@@ -51,8 +51,8 @@ class NormBase : public UnaryModule<T> {
     }
   }
   std::string extra_repr() const override {
-    return latent::detail::str_cat(num_features, ", eps=", detail::py_float_str(eps), ", momentum=",
-                                   momentum ? detail::py_float_str(*momentum) : std::string("None"),
+    return latent::detail::str_cat(num_features, ", eps=", detail::py_float(eps), ", momentum=",
+                                   momentum ? detail::py_float(*momentum) : std::string("None"),
                                    ", affine=", detail::py_bool(affine),
                                    ", track_running_stats=", detail::py_bool(track_running_stats));
   }
@@ -170,7 +170,7 @@ class GroupNorm : public UnaryModule<T> {
   }
   Tensor<T> forward(const Tensor<T>& x) override { return functional::group_norm(x, num_groups, weight, bias, eps); }
   std::string extra_repr() const override {
-    return latent::detail::str_cat(num_groups, ", ", num_channels, ", eps=", detail::py_float_str(eps),
+    return latent::detail::str_cat(num_groups, ", ", num_channels, ", eps=", detail::py_float(eps),
                                    ", affine=", detail::py_bool(affine));
   }
 
@@ -213,7 +213,7 @@ class LayerNorm : public UnaryModule<T> {
     for (int i = 0; i < normalized_shape.rank(); ++i)
       dims += latent::detail::str_cat(i ? ", " : "", normalized_shape[i]);
     dims += normalized_shape.rank() == 1 ? ",)" : ")";
-    return latent::detail::str_cat(dims, ", eps=", detail::py_float_str(eps),
+    return latent::detail::str_cat(dims, ", eps=", detail::py_float(eps),
                                    ", elementwise_affine=", detail::py_bool(elementwise_affine));
   }
 

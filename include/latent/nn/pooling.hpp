@@ -9,12 +9,10 @@
 
 namespace latent::nn {
 
-using functional::Int2;
-
 template <typename T = float>
 class MaxPool2d : public UnaryModule<T> {
  public:
-  MaxPool2d(Int2 kernel_size, Int2 stride = {}, Int2 padding = 0, Int2 dilation = 1,
+  MaxPool2d(IntPair kernel_size, IntPair stride = {}, IntPair padding = 0, IntPair dilation = 1,
             bool ceil_mode = false)
       : UnaryModule<T>("MaxPool2d"), kernel_size(kernel_size), stride(stride.value_or(kernel_size)),
         padding(padding), dilation(dilation), ceil_mode(ceil_mode) {
@@ -28,35 +26,35 @@ class MaxPool2d : public UnaryModule<T> {
     return functional::max_pool2d_with_indices(x, kernel_size, stride, padding, dilation, ceil_mode);
   }
   std::string extra_repr() const override {
-    return latent::detail::str_cat("kernel_size=", kernel_size.str(), ", stride=", stride.str(),
-                                   ", padding=", padding.str(), ", dilation=", dilation.str(),
-                                   ", ceil_mode=", ceil_mode ? "True" : "False");
+    return latent::detail::str_cat("kernel_size=", kernel_size.repr(), ", stride=", stride.repr(),
+                                   ", padding=", padding.repr(), ", dilation=", dilation.repr(),
+                                   ", ceil_mode=", detail::py_bool(ceil_mode));
   }
 
-  Int2 kernel_size, stride, padding, dilation;
+  IntPair kernel_size, stride, padding, dilation;
   bool ceil_mode;
 };
 
 template <typename T = float>
 class AvgPool2d : public UnaryModule<T> {
  public:
-  AvgPool2d(Int2 kernel_size, Int2 stride = {}, Int2 padding = 0, bool ceil_mode = false,
+  AvgPool2d(IntPair kernel_size, IntPair stride = {}, IntPair padding = 0, bool ceil_mode = false,
             bool count_include_pad = true, std::optional<int64_t> divisor_override = std::nullopt)
       : UnaryModule<T>("AvgPool2d"), kernel_size(kernel_size), stride(stride.value_or(kernel_size)),
         padding(padding), ceil_mode(ceil_mode), count_include_pad(count_include_pad),
         divisor_override(divisor_override) {
-    functional::detail::check_pool_args("AvgPool2d", kernel_size, this->stride, padding, Int2(1));
+    functional::detail::check_pool_args("AvgPool2d", kernel_size, this->stride, padding, IntPair(1));
     LATENT_CHECK(!divisor_override || *divisor_override != 0, "AvgPool2d: divisor_override must be non-zero");
   }
   Tensor<T> forward(const Tensor<T>& x) override {
     return functional::avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override);
   }
   std::string extra_repr() const override {  // PyTorch prints only these three
-    return latent::detail::str_cat("kernel_size=", kernel_size.str(), ", stride=", stride.str(),
-                                   ", padding=", padding.str());
+    return latent::detail::str_cat("kernel_size=", kernel_size.repr(), ", stride=", stride.repr(),
+                                   ", padding=", padding.repr());
   }
 
-  Int2 kernel_size, stride, padding;
+  IntPair kernel_size, stride, padding;
   bool ceil_mode, count_include_pad;
   std::optional<int64_t> divisor_override;
 };
@@ -64,14 +62,14 @@ class AvgPool2d : public UnaryModule<T> {
 template <typename T = float>
 class AdaptiveAvgPool2d : public UnaryModule<T> {
  public:
-  explicit AdaptiveAvgPool2d(Int2 output_size) : UnaryModule<T>("AdaptiveAvgPool2d"), output_size(output_size) {
+  explicit AdaptiveAvgPool2d(IntPair output_size) : UnaryModule<T>("AdaptiveAvgPool2d"), output_size(output_size) {
     LATENT_CHECK(output_size.h >= 0 && output_size.w >= 0, "AdaptiveAvgPool2d: output_size must be non-negative, got ",
-                 Int2::pair(output_size.h, output_size.w));
+                 IntPair::pair(output_size.h, output_size.w));
   }
   Tensor<T> forward(const Tensor<T>& x) override { return functional::adaptive_avg_pool2d(x, output_size); }
-  std::string extra_repr() const override { return "output_size=" + output_size.str(); }
+  std::string extra_repr() const override { return "output_size=" + output_size.repr(); }
 
-  Int2 output_size;
+  IntPair output_size;
 };
 
 // nn.Upsample: F.interpolate with fixed options, e.g.
@@ -91,12 +89,12 @@ class Upsample : public UnaryModule<T> {
     const auto& o = options;
     std::string info;
     if (!o.scale_factor.empty()) {
-      info = o.scale_factor.size() == 1 ? functional::detail::py_float(o.scale_factor[0])
-                                        : "(" + functional::detail::py_float(o.scale_factor[0]) + ", " +
-                                              functional::detail::py_float(o.scale_factor[1]) + ")";
+      info = o.scale_factor.size() == 1 ? detail::py_float(o.scale_factor[0])
+                                        : "(" + detail::py_float(o.scale_factor[0]) + ", " +
+                                              detail::py_float(o.scale_factor[1]) + ")";
       info = "scale_factor=" + info;
     } else {
-      info = "size=" + (o.size.size() == 1 ? std::to_string(o.size[0]) : Int2::pair(o.size[0], o.size[1]));
+      info = "size=" + (o.size.size() == 1 ? std::to_string(o.size[0]) : IntPair::pair(o.size[0], o.size[1]));
     }
     return info + ", mode='" + o.mode + "'";
   }

@@ -22,22 +22,11 @@
 #include <utility>
 #include <vector>
 
+#include "../core/int_pair.hpp"
 #include "linalg.hpp"
 
 namespace latent {
 
-// An int or an (h, w) pair for the 2-D arguments of convolutions (kernel_size, stride,
-// padding, dilation, output_size), as PyTorch's int-or-tuple: conv2d(x, w, b, 2) or
-// conv2d(x, w, b, {2, 1}).
-struct IntPair {
-  int64_t h = 0, w = 0;
-  IntPair(int64_t v) : h(v), w(v) {}  // NOLINT: implicit, as PyTorch's int-or-tuple
-  IntPair(int64_t h_, int64_t w_) : h(h_), w(w_) {}
-  bool operator==(const IntPair& o) const { return h == o.h && w == o.w; }
-  // PyTorch's repr of a pair, "(2, 1)".
-  std::string str() const { return detail::str_cat("(", h, ", ", w, ")"); }
-};
-inline std::ostream& operator<<(std::ostream& os, const IntPair& p) { return os << p.str(); }
 
 namespace detail {
 

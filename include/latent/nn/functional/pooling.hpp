@@ -10,7 +10,6 @@
 // Index and weight formulas follow ATen's CPU kernels (Pool.h, UpSample.h,
 // AdaptivePooling.h), including where they compute in float for double inputs.
 #pragma once
-#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -21,36 +20,14 @@
 #include <utility>
 #include <vector>
 
+#include "../../core/int_pair.hpp"
 #include "../../latent.hpp"
 
 namespace latent::nn::functional {
 
-// An int or an (h, w) pair, as PyTorch's kernel_size/stride/padding/output_size arguments.
-// `single` remembers which, so module reprs print "2" or "(2, 3)" like PyTorch's. A
-// default-constructed Int2 is unset: PyTorch's stride=None (a std::optional<Int2> parameter
-// would not accept a braced {h, w}).
-struct Int2 {
-  int64_t h = 0, w = 0;
-  bool single = true, set = false;
-  Int2() = default;
-  Int2(int64_t v) : h(v), w(v), single(true), set(true) {}  // NOLINT: implicit, as PyTorch's int-or-tuple
-  Int2(int64_t h_, int64_t w_) : h(h_), w(w_), single(false), set(true) {}
-  Int2 value_or(const Int2& fallback) const { return set ? *this : fallback; }
-  bool operator==(const Int2& o) const { return h == o.h && w == o.w; }
-  std::string str() const { return single ? std::to_string(h) : pair(h, w); }
-  static std::string pair(int64_t a, int64_t b) { return latent::detail::str_cat("(", a, ", ", b, ")"); }
-};
 
 namespace detail {
 
-// Python's repr of a float: shortest round trip, with ".0" on integral values ("2.0").
-inline std::string py_float(double v) {
-  char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  std::string s(buf, r.ptr);
-  if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
-  return s;
-}
 
 // Rank 3 or 4 with non-empty C, H, W (the batch may be empty), as PyTorch's pooling checks.
 template <typename T>
@@ -92,28 +69,28 @@ struct PoolGeometry {
 };
 
 // Validates kernel/stride/padding/dilation (padding <= kernel / 2 as PyTorch) without an input.
-inline void check_pool_args(const char* op, const Int2& k, const Int2& s, const Int2& p, const Int2& d) {
-  LATENT_CHECK(k.h > 0 && k.w > 0, op, ": kernel_size must be positive, got ", Int2::pair(k.h, k.w));
-  LATENT_CHECK(s.h > 0 && s.w > 0, op, ": stride must be positive, got ", Int2::pair(s.h, s.w));
-  LATENT_CHECK(d.h > 0 && d.w > 0, op, ": dilation must be positive, got ", Int2::pair(d.h, d.w));
-  LATENT_CHECK(p.h >= 0 && p.w >= 0, op, ": padding must be non-negative, got ", Int2::pair(p.h, p.w));
-  LATENT_CHECK(p.h <= k.h / 2 && p.w <= k.w / 2, op, ": padding ", Int2::pair(p.h, p.w),
-               " must be at most half of kernel_size ", Int2::pair(k.h, k.w), " (padding <= kernel_size / 2)");
+inline void check_pool_args(const char* op, const IntPair& k, const IntPair& s, const IntPair& p, const IntPair& d) {
+  LATENT_CHECK(k.h > 0 && k.w > 0, op, ": kernel_size must be positive, got ", IntPair::pair(k.h, k.w));
+  LATENT_CHECK(s.h > 0 && s.w > 0, op, ": stride must be positive, got ", IntPair::pair(s.h, s.w));
+  LATENT_CHECK(d.h > 0 && d.w > 0, op, ": dilation must be positive, got ", IntPair::pair(d.h, d.w));
+  LATENT_CHECK(p.h >= 0 && p.w >= 0, op, ": padding must be non-negative, got ", IntPair::pair(p.h, p.w));
+  LATENT_CHECK(p.h <= k.h / 2 && p.w <= k.w / 2, op, ": padding ", IntPair::pair(p.h, p.w),
+               " must be at most half of kernel_size ", IntPair::pair(k.h, k.w), " (padding <= kernel_size / 2)");
 }
 
 template <typename T>
-PoolGeometry pool_geometry(const char* op, const Tensor<T>& x, const Int2& k, const Int2& stride,
-                           const Int2& p, const Int2& d, bool ceil_mode) {
+PoolGeometry pool_geometry(const char* op, const Tensor<T>& x, const IntPair& k, const IntPair& stride,
+                           const IntPair& p, const IntPair& d, bool ceil_mode) {
   check_planes_input(op, x);
-  Int2 s = stride.value_or(k);
+  IntPair s = stride.value_or(k);
   check_pool_args(op, k, s, p, d);
   int64_t H = x.shape()[x.dim() - 2], W = x.shape()[x.dim() - 1];
   PoolGeometry g{k.h, k.w, s.h, s.w, p.h, p.w, d.h, d.w, pool_out_size(H, k.h, p.h, s.h, d.h, ceil_mode),
                  pool_out_size(W, k.w, p.w, s.w, d.w, ceil_mode)};
   LATENT_CHECK(g.oh >= 1 && g.ow >= 1, op, ": input of shape ", x.shape(), " is too small for kernel_size ",
-               Int2::pair(k.h, k.w), ", stride ", Int2::pair(s.h, s.w), ", padding ", Int2::pair(p.h, p.w),
-               ", dilation ", Int2::pair(d.h, d.w), (ceil_mode ? ", ceil_mode" : ""), ": the output would be ",
-               Int2::pair(g.oh, g.ow), ", expected at least 1 in each dim");
+               IntPair::pair(k.h, k.w), ", stride ", IntPair::pair(s.h, s.w), ", padding ", IntPair::pair(p.h, p.w),
+               ", dilation ", IntPair::pair(d.h, d.w), (ceil_mode ? ", ceil_mode" : ""), ": the output would be ",
+               IntPair::pair(g.oh, g.ow), ", expected at least 1 in each dim");
   return g;
 }
 
@@ -175,7 +152,7 @@ Tensor<T> resample(const Tensor<T>& x, const std::shared_ptr<const Resampler<T>>
   const Taps<T>& C = map->cols[dir];
   const int64_t H = R.n_in, W = C.n_in, oH = R.n_out, oW = C.n_out;
   LATENT_CHECK(x.dim() >= 2 && x.shape()[x.dim() - 2] == H && x.shape()[x.dim() - 1] == W, map->names[dir],
-               ": expected an input whose last two dims are ", Int2::pair(H, W), ", got shape ", x.shape());
+               ": expected an input whose last two dims are ", IntPair::pair(H, W), ", got shape ", x.shape());
   auto out = Tensor<T>::empty(with_hw(x.shape(), oH, oW), x.device());
   const int64_t planes = leading_planes(x.shape());
   if (out.numel() > 0) {
@@ -490,8 +467,8 @@ void max_pool_kernel(const T* xd, T* od, int64_t* id, int64_t planes, int64_t H,
 // element in row-major order, NaN wins (the last NaN).
 // x: (N, C, H, W) or (C, H, W) -> (N, C, oH, oW) or (C, oH, oW), twice.
 template <typename T>
-std::pair<Tensor<T>, IndexTensor> max_pool2d_with_indices(const Tensor<T>& x, Int2 kernel_size, Int2 stride = {},
-                                                          Int2 padding = 0, Int2 dilation = 1,
+std::pair<Tensor<T>, IndexTensor> max_pool2d_with_indices(const Tensor<T>& x, IntPair kernel_size, IntPair stride = {},
+                                                          IntPair padding = 0, IntPair dilation = 1,
                                                           bool ceil_mode = false) {
   static_assert(FloatingElement<T>, "max_pool2d: float or double tensors only");
   const auto g = detail::pool_geometry("max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode);
@@ -515,7 +492,7 @@ std::pair<Tensor<T>, IndexTensor> max_pool2d_with_indices(const Tensor<T>& x, In
 // F.max_pool2d: stride defaults to kernel_size.
 // Without a graph to record (no grad mode, or x needs no gradient) no indices are written.
 template <typename T>
-Tensor<T> max_pool2d(const Tensor<T>& x, Int2 kernel_size, Int2 stride = {}, Int2 padding = 0, Int2 dilation = 1,
+Tensor<T> max_pool2d(const Tensor<T>& x, IntPair kernel_size, IntPair stride = {}, IntPair padding = 0, IntPair dilation = 1,
                      bool ceil_mode = false) {
   static_assert(FloatingElement<T>, "max_pool2d: float or double tensors only");
   if (is_grad_enabled() && x.requires_grad())
@@ -533,11 +510,11 @@ Tensor<T> max_pool2d(const Tensor<T>& x, Int2 kernel_size, Int2 stride = {}, Int
 // F.avg_pool2d: the mean over each window; count_include_pad counts the zero padding in
 // the divisor, divisor_override (non-zero) replaces the divisor.
 template <typename T>
-Tensor<T> avg_pool2d(const Tensor<T>& x, Int2 kernel_size, Int2 stride = {},
-                     Int2 padding = 0, bool ceil_mode = false, bool count_include_pad = true,
+Tensor<T> avg_pool2d(const Tensor<T>& x, IntPair kernel_size, IntPair stride = {},
+                     IntPair padding = 0, bool ceil_mode = false, bool count_include_pad = true,
                      std::optional<int64_t> divisor_override = std::nullopt) {
   static_assert(FloatingElement<T>, "avg_pool2d: float or double tensors only");
-  const auto g = detail::pool_geometry("avg_pool2d", x, kernel_size, stride, padding, Int2(1), ceil_mode);
+  const auto g = detail::pool_geometry("avg_pool2d", x, kernel_size, stride, padding, IntPair(1), ceil_mode);
   LATENT_CHECK(!divisor_override || *divisor_override != 0, "avg_pool2d: divisor_override must be non-zero");
   const int64_t H = x.shape()[x.dim() - 2], W = x.shape()[x.dim() - 1];
   return detail::apply_resampler(
@@ -549,11 +526,11 @@ Tensor<T> avg_pool2d(const Tensor<T>& x, Int2 kernel_size, Int2 stride = {},
 // F.adaptive_avg_pool2d: output cell (i, j) averages rows [floor(i*H/oH), ceil((i+1)*H/oH))
 // and the same for columns. output_size may be 0 (an empty result), as in PyTorch.
 template <typename T>
-Tensor<T> adaptive_avg_pool2d(const Tensor<T>& x, Int2 output_size) {
+Tensor<T> adaptive_avg_pool2d(const Tensor<T>& x, IntPair output_size) {
   static_assert(FloatingElement<T>, "adaptive_avg_pool2d: float or double tensors only");
   detail::check_planes_input("adaptive_avg_pool2d", x);
   LATENT_CHECK(output_size.h >= 0 && output_size.w >= 0, "adaptive_avg_pool2d: output_size must be non-negative, got ",
-               Int2::pair(output_size.h, output_size.w), " (input shape ", x.shape(), ")");
+               IntPair::pair(output_size.h, output_size.w), " (input shape ", x.shape(), ")");
   const int64_t H = x.shape()[x.dim() - 2], W = x.shape()[x.dim() - 1];
   return detail::apply_resampler(x, detail::adaptive_taps<T>(H, output_size.h),
                                  detail::adaptive_taps<T>(W, output_size.w), "adaptive_avg_pool2d",
@@ -611,8 +588,8 @@ Tensor<T> interpolate(const Tensor<T>& x, const InterpolateOptions& o) {
     if (o.recompute_scale_factor.value_or(false) || mode == "area") sh = sw = std::nullopt;
   }
   LATENT_CHECK(H > 0 && W > 0 && oh > 0 && ow > 0, "interpolate: input and output sizes must be positive, got input ",
-               Int2::pair(H, W), " and output ", Int2::pair(oh, ow), " (input shape ", x.shape(), ")");
-  if (mode == "area") return adaptive_avg_pool2d(x, Int2(oh, ow));
+               IntPair::pair(H, W), " and output ", IntPair::pair(oh, ow), " (input shape ", x.shape(), ")");
+  if (mode == "area") return adaptive_avg_pool2d(x, IntPair(oh, ow));
   if (mode == "bilinear") {
     bool ac = o.align_corners.value_or(false);
     return detail::apply_resampler(x, detail::linear_taps<T>(H, oh, ac, sh), detail::linear_taps<T>(W, ow, ac, sw),
