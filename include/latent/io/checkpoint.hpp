@@ -53,7 +53,7 @@ class Checkpoint {
   template <typename T>
   Checkpoint& add(const std::string& name, nn::Module<T>& module) {
     Item item = new_item(name, "module");
-    item.save_tensors = [&module](NamedTensors& out, const std::string& prefix) {
+    item.save = [&module](NamedTensors& out, const std::string& prefix, nlohmann::json&) {
       for (const auto& [key, t] : module.state_dict()) out.emplace_back(prefix + key, t);
     };
     item.stage = [&module, name](const SafeTensors& file, const nlohmann::json&, bool strict) {
@@ -66,10 +66,11 @@ class Checkpoint {
   template <typename T>
   Checkpoint& add(const std::string& name, optim::OptimizerBase<T>& optimizer) {
     Item item = new_item(name, "optimizer");
-    item.save_tensors = [&optimizer](NamedTensors& out, const std::string& prefix) {
-      for (const auto& [key, t] : optimizer.state_dict().tensors) out.emplace_back(prefix + key, t);
+    item.save = [&optimizer](NamedTensors& out, const std::string& prefix, nlohmann::json& j) {
+      const auto state = optimizer.state_dict();
+      for (const auto& [key, t] : state.tensors) out.emplace_back(prefix + key, t);
+      j["scalars"] = scalars_to_json(state.scalars);
     };
-    item.save_json = [&optimizer](nlohmann::json& j) { j["scalars"] = scalars_to_json(optimizer.state_dict().scalars); };
     item.stage = [&optimizer, name](const SafeTensors& file, const nlohmann::json& j, bool) {
       optim::OptimizerState<T> state;
       state.scalars = scalars_from_json(j, name);
@@ -83,9 +84,11 @@ class Checkpoint {
   template <typename T>
   Checkpoint& add(const std::string& name, optim::LRScheduler<T>& scheduler) {
     Item item = new_item(name, "scheduler");
-    item.save_json = [&scheduler](nlohmann::json& j) { j["last_epoch"] = scheduler.last_epoch(); };
-    item.stage = [&scheduler, name](const SafeTensors& file, const nlohmann::json& j, bool) {
-      const int64_t epoch = get_field<int64_t>(j, "last_epoch", file, name);
+    item.save = [&scheduler](NamedTensors&, const std::string&, nlohmann::json& j) {
+      j["last_epoch"] = scheduler.last_epoch();
+    };
+    item.stage = [&scheduler, name](const SafeTensors&, const nlohmann::json& j, bool) {
+      const int64_t epoch = get_field<int64_t>(j, "last_epoch", name);
       return std::function<void()>([&scheduler, epoch] { scheduler.set_last_epoch(epoch); });
     };
     return insert(std::move(item));
@@ -94,13 +97,13 @@ class Checkpoint {
   template <typename T>
   Checkpoint& add(const std::string& name, optim::EMA<T>& ema) {
     Item item = new_item(name, "ema");
-    item.save_tensors = [&ema](NamedTensors& out, const std::string& prefix) {
+    item.save = [&ema](NamedTensors& out, const std::string& prefix, nlohmann::json& j) {
       for (const auto& [key, t] : ema.state_dict()) out.emplace_back(prefix + key, t);
+      j["updates"] = ema.num_updates();
     };
-    item.save_json = [&ema](nlohmann::json& j) { j["updates"] = ema.num_updates(); };
     item.stage = [&ema, name](const SafeTensors& file, const nlohmann::json& j, bool) {
       auto state = read_state<T>(file, name, ema.state_dict(), /*strict=*/true, "EMA");
-      const int64_t updates = get_field<int64_t>(j, "updates", file, name);
+      const int64_t updates = get_field<int64_t>(j, "updates", name);
       return std::function<void()>([&ema, state, updates] { ema.load_state_dict(state, updates); });
     };
     return insert(std::move(item));
@@ -108,13 +111,13 @@ class Checkpoint {
 
   Checkpoint& add(const std::string& name, Generator& generator) {
     Item item = new_item(name, "generator");
-    item.save_json = [&generator](nlohmann::json& j) {
+    item.save = [&generator](NamedTensors&, const std::string&, nlohmann::json& j) {
       j["seed"] = generator.seed();
       j["offset"] = generator.offset();
     };
-    item.stage = [&generator, name](const SafeTensors& file, const nlohmann::json& j, bool) {
-      const auto seed = get_field<uint64_t>(j, "seed", file, name);
-      const auto offset = get_field<uint64_t>(j, "offset", file, name);
+    item.stage = [&generator, name](const SafeTensors&, const nlohmann::json& j, bool) {
+      const auto seed = get_field<uint64_t>(j, "seed", name);
+      const auto offset = get_field<uint64_t>(j, "offset", name);
       return std::function<void()>([&generator, seed, offset] { generator.set_state(seed, offset); });
     };
     return insert(std::move(item));
@@ -126,9 +129,8 @@ class Checkpoint {
     NamedTensors tensors;
     nlohmann::json items = nlohmann::json::object();
     for (const auto& item : items_) {
-      if (item.save_tensors) item.save_tensors(tensors, item.name + "/");
       nlohmann::json j = {{"kind", item.kind}};
-      if (item.save_json) item.save_json(j);
+      item.save(tensors, item.name + "/", j);
       items[item.name] = std::move(j);
     }
     Metadata meta;
@@ -202,8 +204,8 @@ class Checkpoint {
  private:
   struct Item {
     std::string name, kind;
-    std::function<void(NamedTensors&, const std::string&)> save_tensors;
-    std::function<void(nlohmann::json&)> save_json;
+    // Appends the item's tensors (named prefix + key) and fills its JSON entry.
+    std::function<void(NamedTensors&, const std::string&, nlohmann::json&)> save;
     // Reads and validates this item's part of the file; returns the action that applies it.
     std::function<std::function<void()>(const SafeTensors&, const nlohmann::json&, bool)> stage;
   };
@@ -263,7 +265,7 @@ class Checkpoint {
   }
 
   template <typename U>
-  static U get_field(const nlohmann::json& j, const char* field, const SafeTensors&, const std::string& item) {
+  static U get_field(const nlohmann::json& j, const char* field, const std::string& item) {
     bool ok = j.contains(field) && (std::is_unsigned_v<U> ? j[field].is_number_unsigned() : j[field].is_number_integer());
     LATENT_CHECK(ok, "item '", item, "': field '", field, "' is missing or not ",
                  std::is_unsigned_v<U> ? "an unsigned integer" : "an integer");
