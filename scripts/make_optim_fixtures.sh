@@ -10,15 +10,6 @@
 # deterministic for a given torch version; commit the regenerated file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-venv=${LATENT_VENV:-.venv}
-
-if [ ! -x "$venv/bin/python" ]; then
-  echo "latent: creating the virtual environment $venv"
-  python3 -m venv "$venv"
-fi
-if ! "$venv/bin/python" -c "import torch, numpy" 2>/dev/null; then
-  echo "latent: installing torch and numpy into $venv"
-  "$venv/bin/python" -m pip install --upgrade pip >/dev/null
-  "$venv/bin/python" -m pip install torch numpy
-fi
-exec "$venv/bin/python" scripts/make_optim_fixtures.py --out tests/fixtures/optim "$@"
+source scripts/lib/venv.sh
+python=$(latent_venv_python torch numpy)
+exec "$python" scripts/make_optim_fixtures.py --out tests/fixtures/optim "$@"
