@@ -2,6 +2,7 @@
 #pragma once
 #include <catch2/catch.hpp>
 #include <latent/latent.hpp>
+#include <latent/nn/module.hpp>
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
@@ -33,6 +34,13 @@ bool all_close(const Tensor<T>& a, const Tensor<T>& b, double rtol, double atol,
   return true;
 }
 
+// Both: the exception type, and a message matching `matcher` (evaluates `expr` twice).
+#define REQUIRE_ERROR(expr, matcher)          \
+  do {                                        \
+    REQUIRE_THROWS_AS(expr, ::latent::Error); \
+    REQUIRE_THROWS_WITH(expr, matcher);       \
+  } while (0)
+
 #define LATENT_REQUIRE_CLOSE(a, b, rtol, atol)                              \
   do {                                                                      \
     std::string why_;                                                       \
@@ -56,6 +64,14 @@ inline void check_grads(const autograd::DoubleFn& f, const std::vector<TensorD>&
     INFO(r2.message);
     REQUIRE(r2.ok);
   }
+}
+
+// Makes `t` (a leaf of the test) the module's parameter `name`, so gradients reach it:
+// how parity and gradcheck tests feed their inputs into a module.
+template <typename T>
+void use_as_parameter(nn::Module<T>& m, const std::string& name, const Tensor<T>& t) {
+  m.unregister_parameter(name);
+  m.register_parameter(name, t);
 }
 
 // A scratch directory removed at the end of the test.

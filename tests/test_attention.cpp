@@ -8,16 +8,10 @@
 using namespace latent;
 using latent::testing::check_grads;
 using latent::testing::leaf;
+using latent::testing::use_as_parameter;
 namespace F = latent::nn::functional;
 
 namespace {
-
-// Makes the case's leaf `t` the module's parameter `name` (gradients then reach it).
-template <typename T>
-void use_as_parameter(nn::Module<T>& m, const std::string& name, const Tensor<T>& t) {
-  m.unregister_parameter(name);
-  m.register_parameter(name, t);
-}
 
 template <typename T>
 std::shared_ptr<nn::MultiheadAttention<T>> mha_with(const parity::Ctx<T>& c) {

@@ -5,13 +5,6 @@
 using namespace latent;
 using Catch::Contains;
 
-// Both: the exception type, and a message matching `matcher` (evaluates `expr` twice).
-#define REQUIRE_ERROR(expr, matcher)          \
-  do {                                        \
-    REQUIRE_THROWS_AS(expr, ::latent::Error); \
-    REQUIRE_THROWS_WITH(expr, matcher);       \
-  } while (0)
-
 namespace {
 TensorF z(const Shape& s) { return zeros<float>(s); }
 

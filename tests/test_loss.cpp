@@ -17,12 +17,6 @@ using V = std::vector<TensorD>;
 
 #define FN(...) [&](const V& x) -> TensorD { return __VA_ARGS__; }
 
-#define REQUIRE_ERROR(expr, matcher)          \
-  do {                                        \
-    REQUIRE_THROWS_AS(expr, ::latent::Error); \
-    REQUIRE_THROWS_WITH(expr, matcher);       \
-  } while (0)
-
 namespace {
 const std::vector<std::string> kReductions = {"none", "mean", "sum"};
 

@@ -21,12 +21,6 @@ using V = std::vector<TensorD>;
 
 #define FN(...) [&](const V& x) -> TensorD { return __VA_ARGS__; }
 
-#define REQUIRE_ERROR(expr, matcher)          \
-  do {                                        \
-    REQUIRE_THROWS_AS(expr, ::latent::Error); \
-    REQUIRE_THROWS_WITH(expr, matcher);       \
-  } while (0)
-
 namespace {
 
 IndexTensor idx(std::vector<int64_t> values, const Shape& shape) { return from_vector<int64_t>(values, shape); }

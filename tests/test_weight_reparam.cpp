@@ -8,15 +8,9 @@
 using namespace latent;
 using latent::testing::check_grads;
 using latent::testing::leaf;
+using latent::testing::use_as_parameter;
 
 namespace {
-
-// Makes `t` (a leaf of the case) the module's parameter `name`, so gradients reach it.
-template <typename T>
-void use_as_parameter(nn::Module<T>& m, const std::string& name, const Tensor<T>& t) {
-  m.unregister_parameter(name);
-  m.register_parameter(name, t);
-}
 
 // clang-format off
 const parity::OpTable& reparam_ops() {
