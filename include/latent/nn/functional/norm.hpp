@@ -533,6 +533,23 @@ Tensor<T> normalize_with_running(const Tensor<T>& x, const Tensor<T>& running_me
 
 }  // namespace detail
 
+namespace detail {
+// weight, bias and running statistics of a per-channel norm: each (C) or undefined, the
+// running pair given together.
+template <typename T>
+void check_channel_params(const char* op, const Tensor<T>& x, const Tensor<T>& weight, const Tensor<T>& bias,
+                          const Tensor<T>& running_mean, const Tensor<T>& running_var) {
+  const Shape C{x.shape()[1]};
+  check_param(op, "weight", weight, C, x, "C, the input's dim 1");
+  check_param(op, "bias", bias, C, x, "C, the input's dim 1");
+  check_param(op, "running_mean", running_mean, C, x, "C, the input's dim 1");
+  check_param(op, "running_var", running_var, C, x, "C, the input's dim 1");
+  LATENT_CHECK(running_mean.defined() == running_var.defined(), op,
+               ": running_mean and running_var must be given together (got only ",
+               running_mean.defined() ? "running_mean" : "running_var", ", input shape ", x.shape(), ")");
+}
+}  // namespace detail
+
 // Batch normalisation over every dim but 1 of x (N, C, *), as F.batch_norm. training:
 // normalise by the batch's mean and biased variance and, when running stats are given,
 // update them in place (not recorded): running = (1 - momentum) running + momentum stat,
@@ -545,14 +562,7 @@ Tensor<T> batch_norm(const Tensor<T>& x, Tensor<T> running_mean, Tensor<T> runni
   const char* op = "batch_norm";
   detail::check_norm_input(op, x);
   const Shape& s = x.shape();
-  const Shape C{s[1]};
-  detail::check_param(op, "weight", weight, C, x, "C, the input's dim 1");
-  detail::check_param(op, "bias", bias, C, x, "C, the input's dim 1");
-  detail::check_param(op, "running_mean", running_mean, C, x, "C, the input's dim 1");
-  detail::check_param(op, "running_var", running_var, C, x, "C, the input's dim 1");
-  LATENT_CHECK(running_mean.defined() == running_var.defined(), op,
-               ": running_mean and running_var must be given together (got only ",
-               running_mean.defined() ? "running_mean" : "running_var", ")");
+  detail::check_channel_params(op, x, weight, bias, running_mean, running_var);
   auto geo = detail::channel_geometry(detail::NormKind::Batch, op, s, 1, eps);
   if (!training) {
     LATENT_CHECK(running_mean.defined(), op, ": running_mean and running_var are required when training=false "
@@ -583,14 +593,7 @@ Tensor<T> instance_norm(const Tensor<T>& x, Tensor<T> running_mean = {}, Tensor<
   const char* op = "instance_norm";
   detail::check_norm_input(op, x);
   const Shape& s = x.shape();
-  const Shape C{s[1]};
-  detail::check_param(op, "weight", weight, C, x, "C, the input's dim 1");
-  detail::check_param(op, "bias", bias, C, x, "C, the input's dim 1");
-  detail::check_param(op, "running_mean", running_mean, C, x, "C, the input's dim 1");
-  detail::check_param(op, "running_var", running_var, C, x, "C, the input's dim 1");
-  LATENT_CHECK(running_mean.defined() == running_var.defined(), op,
-               ": running_mean and running_var must be given together (got only ",
-               running_mean.defined() ? "running_mean" : "running_var", ")");
+  detail::check_channel_params(op, x, weight, bias, running_mean, running_var);
   auto geo = detail::channel_geometry(detail::NormKind::Group, op, s, s[1], eps);
   if (!use_input_stats) {
     LATENT_CHECK(running_mean.defined(), op, ": running_mean and running_var are required when "
