@@ -55,8 +55,19 @@ class AdamImpl : public Optimizer<T, AdamOptions> {
         const T eps = T(o.eps), wd = T(o.weight_decay);
         const T decay = T(1 - o.lr * o.weight_decay);
         const bool decoupled = decoupled_;
-        detail::for_param(decoupled ? "AdamW" : "Adam", p, [&](T* w, const T* grad, int64_t n) {
-          for (int64_t i = 0; i < n; ++i) {
+        detail::for_param(decoupled ? "AdamW" : "Adam", p, [&](T* w, const T* grad, int64_t begin, int64_t end) {
+          if (!vmax && wd == T(0) && !o.maximize) {
+            // The default options, branch-free so the loop vectorises; the same arithmetic
+            // as the general loop below, so results are identical.
+            for (int64_t i = begin; i < end; ++i) {
+              const T g = grad[i];
+              m[i] += (g - m[i]) * one_minus_b1;
+              v[i] = v[i] * b2 + one_minus_b2 * g * g;
+              w[i] -= step_size * m[i] / (std::sqrt(v[i]) / bias2_sqrt + eps);
+            }
+            return;
+          }
+          for (int64_t i = begin; i < end; ++i) {
             T g = o.maximize ? -grad[i] : grad[i];
             if (wd != T(0)) {
               if (decoupled) w[i] *= decay;

@@ -139,14 +139,19 @@ class Optimizer : public OptimizerBase<T> {
 };
 
 namespace detail {
-// Runs f(p, g, n) on contiguous CPU data of a parameter and its gradient.
+// Runs f(w, g, begin, end) over the contiguous CPU data of a parameter and its gradient;
+// each element is updated on its own, so results do not depend on the thread count.
 template <typename T, typename F>
-void for_param(const char* op, Tensor<T>& p, F f) {
+void for_param(const char* op, Tensor<T>& p, F&& f) {
   LATENT_CHECK(p.is_cpu(), op, ": parameters on ", p.device(), " are not supported yet (shape ", p.shape(), ")");
   LATENT_CHECK(p.is_contiguous(), op, ": parameter of shape ", p.shape(), " must be contiguous");
   Tensor<T> g = p.grad().contiguous();
   LATENT_CHECK(g.shape() == p.shape(), op, ": gradient of shape ", g.shape(), " for a parameter of shape ", p.shape());
-  f(p.data(), g.data(), p.numel());
+  // Every optimizer's update is element-wise: threads take contiguous ranges [begin, end)
+  // (one thread below the grain, so small models pay no parallel region).
+  T* w = p.data();
+  const T* grad = g.data();
+  parallel_for(p.numel(), 8, [&](int64_t begin, int64_t end) { f(w, grad, begin, end); });
   p.bump_version();
 }
 inline void put(std::map<std::string, double>& m, const std::string& k, double v) { m[k] = v; }

@@ -45,8 +45,8 @@ class RMSprop : public Optimizer<T, RMSpropOptions> {
         T* buf = o.momentum > 0 ? this->state_tensor(st, "momentum_buffer", p).data() : nullptr;
         const T lr = T(o.lr), alpha = T(o.alpha), eps = T(o.eps), wd = T(o.weight_decay), mom = T(o.momentum);
         const T one_minus_alpha = T(1 - o.alpha);  // in double, then rounded, as PyTorch's value=1 - alpha
-        detail::for_param("RMSprop", p, [&](T* w, const T* grad, int64_t n) {
-          for (int64_t i = 0; i < n; ++i) {
+        detail::for_param("RMSprop", p, [&](T* w, const T* grad, int64_t begin, int64_t end) {
+          for (int64_t i = begin; i < end; ++i) {
             T g = o.maximize ? -grad[i] : grad[i];
             if (wd != T(0)) g += wd * w[i];
             s[i] = s[i] * alpha + one_minus_alpha * g * g;

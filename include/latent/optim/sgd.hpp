@@ -40,9 +40,9 @@ class SGD : public Optimizer<T, SGDOptions> {
         bool first = st.step == 0;
         st.step += 1;
         T* buf = o.momentum != 0 ? this->state_tensor(st, "momentum_buffer", p).data() : nullptr;
-        detail::for_param("SGD", p, [&](T* w, const T* grad, int64_t n) {
+        detail::for_param("SGD", p, [&](T* w, const T* grad, int64_t begin, int64_t end) {
           const T lr = T(o.lr), wd = T(o.weight_decay), m = T(o.momentum), damp = T(1 - o.dampening);
-          for (int64_t i = 0; i < n; ++i) {
+          for (int64_t i = begin; i < end; ++i) {
             T g = o.maximize ? -grad[i] : grad[i];
             if (wd != T(0)) g += wd * w[i];
             if (buf) {
