@@ -3,7 +3,7 @@
 // peers (benchmarks/peers/) and tabulates the ratios.
 //
 //   core_bench [--threads 1,2] [--workloads gemm_f32,add_f32,chain_f32,mlp_fwd_bwd,mlp_fwd,mlp_gemms,tiny_add,tiny_autograd,
-//                          conv_d,convT_g1,convT_g2,conv_unet,bn2d,groupnorm,adam_1m]
+//                          conv_d,convT_g1,convT_g2,conv_unet,bn2d,groupnorm,maxpool,upsample,adam_1m]
 //              [--gemm-sizes 256,512,1024,2048] [--min-time 0.3] [--reps 5]
 //              [--fixed-iters N]   (N calls per repetition: for perf/valgrind runs)
 //              [--config]          (first print the GEMM backend and SIMD set as '# ' lines)
@@ -33,6 +33,8 @@
 //   conv_unet    Conv2d(64, 64, 3, padding 1) on (8, 64, 32, 32)            (U-Net-like)
 //   bn2d         BatchNorm2d(128) in training on (64, 128, 16, 16)
 //   groupnorm    GroupNorm(32, 64) on (8, 64, 32, 32)
+//   maxpool      max_pool2d 2x2 (stride 2) on (8, 64, 32, 32)
+//   upsample     interpolate bilinear x2 (align_corners false) on (8, 64, 32, 32)
 //   adam_1m      one Adam step over 1M parameters (4 tensors of 512 x 512), grads set.
 #include <CLI/CLI.hpp>
 #include <latent/latent.hpp>
@@ -106,7 +108,7 @@ int main(int argc, char** argv) {
   app.add_option("--gemm-sizes", gemm_sizes, "square GEMM sizes")->delimiter(',');
   app.add_option("--workloads", workloads,
                  "subset of gemm_f32,add_f32,chain_f32,mlp_fwd_bwd,mlp_fwd,mlp_gemms,tiny_add,tiny_autograd,"
-                 "conv_d,convT_g1,convT_g2,conv_unet,bn2d,groupnorm,adam_1m (default: all)")
+                 "conv_d,convT_g1,convT_g2,conv_unet,bn2d,groupnorm,maxpool,upsample,adam_1m (default: all)")
       ->delimiter(',');
   app.add_option("--min-time", opt.min_time, "seconds per figure (all repetitions)");
   app.add_option("--reps", opt.reps, "repetitions per figure (median reported)");
@@ -229,6 +231,12 @@ int main(int argc, char** argv) {
       bench_layer("groupnorm", {8, 64, 32, 32}, {weight, bias},
                   [&](const TensorF& in) { return F::group_norm(in, 32, weight, bias, 1e-5); }, opt, nt);
     }
+    if (bench::selected(workloads, "maxpool"))
+      bench_layer("maxpool", {8, 64, 32, 32}, {}, [](const TensorF& in) { return F::max_pool2d(in, 2); }, opt, nt);
+    if (bench::selected(workloads, "upsample"))
+      bench_layer("upsample", {8, 64, 32, 32}, {},
+                  [](const TensorF& in) { return F::interpolate(in, {.scale_factor = {2.0}, .mode = "bilinear"}); },
+                  opt, nt);
     if (bench::selected(workloads, "adam_1m")) {
       manual_seed(8);
       std::vector<TensorF> params;

@@ -21,7 +21,7 @@ from collections import defaultdict
 LINE = re.compile(r"^BENCH (.*)$")
 HIGHER_IS_BETTER = {"gflops", "gbps"}
 WORKLOAD_ORDER = ["gemm_f32", "add_f32", "chain_f32", "mlp_fwd_bwd", "mlp_fwd", "mlp_gemms", "tiny_add", "tiny_autograd",
-                  "conv_d", "convT_g1", "convT_g2", "conv_unet", "bn2d", "groupnorm", "adam_1m"]
+                  "conv_d", "convT_g1", "convT_g2", "conv_unet", "bn2d", "groupnorm", "maxpool", "upsample", "adam_1m"]
 METRIC_LABEL = {"gflops": "GFLOP/s", "gbps": "GB/s", "us": "us"}
 
 

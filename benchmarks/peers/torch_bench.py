@@ -175,6 +175,8 @@ def main():
             "conv_unet": ((8, 64, 32, 32), lambda: torch.nn.Conv2d(64, 64, 3, 1, 1)),
             "bn2d": ((64, 128, 16, 16), lambda: torch.nn.BatchNorm2d(128)),
             "groupnorm": ((8, 64, 32, 32), lambda: torch.nn.GroupNorm(32, 64)),
+            "maxpool": ((8, 64, 32, 32), lambda: torch.nn.MaxPool2d(2)),
+            "upsample": ((8, 64, 32, 32), lambda: torch.nn.Upsample(scale_factor=2.0, mode="bilinear")),
         }
         for name, (shape, make) in layers.items():
             if not selected(name):
