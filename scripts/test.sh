@@ -7,7 +7,8 @@
 #   LATENT_JOBS=N              build/test parallelism (default: nproc)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/install_deps.sh
+# The FashionMNIST files let the data tests read the real dataset (they warn and skip without it).
+./scripts/install_deps.sh dataset-fashion-mnist
 jobs=${LATENT_JOBS:-$(nproc)}
 mode=${LATENT_TEST_MODE:-sanitize}
 
