@@ -16,7 +16,7 @@ arch=$(gcc -print-multiarch)
 blas_dir=/usr/lib/$arch/openblas-openmp
 common=(-std=c++20 -fopenmp -Iinclude -Itests -I/usr/include/eigen3 "${flags[@]}"
   -DLATENT_FIXTURES_DIR="\"$PWD/tests/fixtures\"" -DLATENT_SOURCE_DIR="\"$PWD\"")
-libs=(-lz)
+libs=(-lz -lgif)
 if [ -f "$blas_dir/libopenblas.so" ]; then
   common+=(-DLATENT_USE_OPENBLAS=1 -I/usr/include/$arch/openblas-openmp)
   libs+=(-L"$blas_dir" -Wl,-rpath,"$blas_dir" -lopenblas)

@@ -2,7 +2,7 @@
 # Installs the Debian packages latent's build needs, skipping those already present.
 # Usage: scripts/install_deps.sh [extra packages...]   (as root, or with sudo available)
 set -euo pipefail
-packages=(build-essential cmake libeigen3-dev libopenblas-openmp-dev catch2 zlib1g-dev libstb-dev libgif-dev nlohmann-json3-dev "$@")
+packages=(build-essential cmake libeigen3-dev libopenblas-openmp-dev catch2 zlib1g-dev libstb-dev libgif-dev nlohmann-json3-dev libcli11-dev "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
