@@ -3,7 +3,8 @@
 // peers (benchmarks/peers/) and tabulates the ratios.
 //
 //   core_bench [--threads 1,2] [--workloads gemm_f32,add_f32,chain_f32,mlp_fwd_bwd,mlp_fwd,mlp_gemms,tiny_add,tiny_autograd,
-//                          conv_d,convT_g1,convT_g2,conv_unet,bn2d,groupnorm,maxpool,upsample,adam_1m]
+//                          conv_d,convT_g1,convT_g2,conv_unet,bn2d,groupnorm,maxpool,upsample,adam_1m,
+//                          gan_parabola,gan_dcgan]
 //              [--gemm-sizes 256,512,1024,2048] [--min-time 0.3] [--reps 5]
 //              [--fixed-iters N]   (N calls per repetition: for perf/valgrind runs)
 //              [--config]          (first print the GEMM backend and SIMD set as '# ' lines)
@@ -36,7 +37,21 @@
 //   maxpool      max_pool2d 2x2 (stride 2) on (8, 64, 32, 32)
 //   upsample     interpolate bilinear x2 (align_corners false) on (8, 64, 32, 32)
 //   adam_1m      one Adam step over 1M parameters (4 tensors of 512 x 512), grads set.
+//   End-to-end GAN training steps (gan::Trainer's step, BCE loss, n_critic 1), microseconds
+//   per step, size = batch. One step: z = randn(N, latent); fake = G(z); D.zero_grad;
+//   BCE(D(real), 1).backward; BCE(D(fake.detach()), 0).backward; optD.step; G.zero_grad;
+//   BCE(D(fake), 1).backward (the same fake: G's forward runs once); optG.step; plus the
+//   statistics the trainer reads back (the three losses' item(), mean D(real), mean D(fake)).
+//   The real batch is fixed, made once outside the timed region; the noise is drawn inside.
+//   gan_parabola RECIPES R2 at batch 512: G Linear(10,50) ReLU Linear(50,50) ReLU Linear(50,2),
+//                D Linear(2,50) ReLU Linear(50,50) ReLU Linear(50,1) Sigmoid; Adam lr 3e-4;
+//                real = 512 points (x, x^2), x ~ U(-1, 1).
+//   gan_dcgan    RECIPES R3's DCGAN at batch 64 on (64, 1, 32, 32) real images ~ U(-1, 1)
+//                (G: Linear, BatchNorm2d, 2 ConvTranspose2d, Conv2d; D: 4 Conv2d blocks with
+//                LeakyReLU, Dropout2d and BatchNorm2d(eps 0.8), Linear, Sigmoid); Adam lr 2e-4,
+//                betas (0.5, 0.999); R3's N(0, 0.02) init.
 #include <CLI/CLI.hpp>
+#include <latent/gan.hpp>
 #include <latent/latent.hpp>
 #include <latent/nn.hpp>
 
@@ -96,6 +111,69 @@ void bench_layer(const std::string& name, const Shape& x_shape, std::vector<Tens
   bench::report("latent", name, x_shape[0], threads, "us", t.median_s * 1e6, t);
 }
 
+using Net = std::shared_ptr<nn::Sequential<float>>;
+
+// RECIPES R2's networks (as examples/parabola_gan), default init.
+Net parabola_generator() {
+  return nn::sequential<float>(std::make_shared<nn::Linear<float>>(10, 50), nn::ReLU<float>(),
+                               std::make_shared<nn::Linear<float>>(50, 50), nn::ReLU<float>(),
+                               std::make_shared<nn::Linear<float>>(50, 2));
+}
+Net parabola_discriminator() {
+  return nn::sequential<float>(std::make_shared<nn::Linear<float>>(2, 50), nn::ReLU<float>(),
+                               std::make_shared<nn::Linear<float>>(50, 50), nn::ReLU<float>(),
+                               std::make_shared<nn::Linear<float>>(50, 1), nn::Sigmoid<float>());
+}
+
+// RECIPES R3's DCGAN (as examples/dcgan_fashion).
+Net dcgan_generator() {
+  return nn::sequential<float>(
+      std::make_shared<nn::Linear<float>>(100, 128 * 8 * 8), nn::Unflatten<float>(1, {128, 8, 8}),
+      std::make_shared<nn::BatchNorm2d<float>>(128),
+      std::make_shared<nn::ConvTranspose2d<float>>(128, 128, 4, 2, 1), std::make_shared<nn::BatchNorm2d<float>>(128),
+      nn::LeakyReLU<float>(0.2),
+      std::make_shared<nn::ConvTranspose2d<float>>(128, 64, 4, 2, 1), std::make_shared<nn::BatchNorm2d<float>>(64),
+      nn::LeakyReLU<float>(0.2),
+      std::make_shared<nn::Conv2d<float>>(64, 1, 3, 1, 1), nn::Tanh<float>());
+}
+Net dcgan_discriminator() {
+  auto d = std::make_shared<nn::Sequential<float>>();
+  const int64_t widths[] = {1, 16, 32, 64, 128};
+  for (int b = 0; b < 4; ++b) {
+    d->push_back(std::make_shared<nn::Conv2d<float>>(widths[b], widths[b + 1], 3, 2, 1));
+    d->push_back(nn::LeakyReLU<float>(0.2));
+    d->push_back(std::make_shared<nn::Dropout2d<float>>(0.25));
+    if (b > 0) d->push_back(std::make_shared<nn::BatchNorm2d<float>>(widths[b + 1], 0.8));  // eps = 0.8 (R3)
+  }
+  d->push_back(nn::Flatten<float>());
+  d->push_back(std::make_shared<nn::Linear<float>>(128 * 2 * 2, 1));
+  d->push_back(nn::Sigmoid<float>());
+  return d;
+}
+// R3's init: conv and linear weights N(0, 0.02); BatchNorm weight N(1, 0.02), bias 0.
+void dcgan_init(nn::Module<float>& m) {
+  NoGradGuard no_grad;
+  if (auto* conv = dynamic_cast<nn::Conv2d<float>*>(&m)) nn::init::normal_(conv->weight, 0.0, 0.02);
+  if (auto* convt = dynamic_cast<nn::ConvTranspose2d<float>*>(&m)) nn::init::normal_(convt->weight, 0.0, 0.02);
+  if (auto* linear = dynamic_cast<nn::Linear<float>*>(&m)) nn::init::normal_(linear->weight, 0.0, 0.02);
+  if (auto* bn = dynamic_cast<nn::BatchNorm2d<float>*>(&m)) {
+    nn::init::normal_(bn->weight, 1.0, 0.02);
+    nn::init::zeros_(bn->bias);
+  }
+}
+
+// Times gan::Trainer::step(real) (BCE, n_critic 1, fake detached for D's step).
+void bench_gan(const std::string& name, Net G, Net D, const TensorF& real, int64_t latent_dim,
+               const optim::AdamOptions& adam, const bench::Options& opt, int threads) {
+  optim::Adam<float> opt_g(G->parameters(), adam), opt_d(D->parameters(), adam);
+  gan::TrainerOptions options;
+  options.latent_dim = latent_dim;
+  options.seed = 11;
+  gan::Trainer<float> trainer(G, D, opt_g, opt_d, options);
+  auto t = bench::time_it([&] { trainer.step(real); }, opt);
+  bench::report("latent", name, real.size(0), threads, "us", t.median_s * 1e6, t);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -108,7 +186,8 @@ int main(int argc, char** argv) {
   app.add_option("--gemm-sizes", gemm_sizes, "square GEMM sizes")->delimiter(',');
   app.add_option("--workloads", workloads,
                  "subset of gemm_f32,add_f32,chain_f32,mlp_fwd_bwd,mlp_fwd,mlp_gemms,tiny_add,tiny_autograd,"
-                 "conv_d,convT_g1,convT_g2,conv_unet,bn2d,groupnorm,maxpool,upsample,adam_1m (default: all)")
+                 "conv_d,convT_g1,convT_g2,conv_unet,bn2d,groupnorm,maxpool,upsample,adam_1m,gan_parabola,gan_dcgan "
+                 "(default: all)")
       ->delimiter(',');
   app.add_option("--min-time", opt.min_time, "seconds per figure (all repetitions)");
   app.add_option("--reps", opt.reps, "repetitions per figure (median reported)");
@@ -247,6 +326,26 @@ int main(int argc, char** argv) {
       optim::Adam<float> adam(params, {.lr = 1e-3});
       auto t = bench::time_it([&] { adam.step(); }, opt);
       bench::report(lib, "adam_1m", 1 << 20, nt, "us", t.median_s * 1e6, t);
+    }
+    if (bench::selected(workloads, "gan_parabola")) {
+      manual_seed(9);
+      auto G = parabola_generator(), D = parabola_discriminator();
+      auto x = uniform<float>(Shape{512, 1}, -1.0, 1.0);
+      auto real = cat<float>({x, x * x}, 1);  // (512, 2) points (x, x^2)
+      optim::AdamOptions adam;                // R2: lr 3e-4, betas (0.9, 0.999)
+      adam.lr = 3e-4;
+      bench_gan("gan_parabola", G, D, real, 10, adam, opt, nt);
+    }
+    if (bench::selected(workloads, "gan_dcgan")) {
+      manual_seed(10);
+      auto G = dcgan_generator(), D = dcgan_discriminator();
+      G->apply(dcgan_init);
+      D->apply(dcgan_init);
+      auto real = uniform<float>(Shape{64, 1, 32, 32}, -1.0, 1.0);
+      optim::AdamOptions adam;  // R3: lr 2e-4, betas (0.5, 0.999)
+      adam.lr = 2e-4;
+      adam.beta1 = 0.5;
+      bench_gan("gan_dcgan", G, D, real, 100, adam, opt, nt);
     }
   }
   return 0;

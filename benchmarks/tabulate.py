@@ -21,7 +21,8 @@ from collections import defaultdict
 LINE = re.compile(r"^BENCH (.*)$")
 HIGHER_IS_BETTER = {"gflops", "gbps"}
 WORKLOAD_ORDER = ["gemm_f32", "add_f32", "chain_f32", "mlp_fwd_bwd", "mlp_fwd", "mlp_gemms", "tiny_add", "tiny_autograd",
-                  "conv_d", "convT_g1", "convT_g2", "conv_unet", "bn2d", "groupnorm", "maxpool", "upsample", "adam_1m"]
+                  "conv_d", "convT_g1", "convT_g2", "conv_unet", "bn2d", "groupnorm", "maxpool", "upsample", "adam_1m",
+                  "gan_parabola", "gan_dcgan"]
 METRIC_LABEL = {"gflops": "GFLOP/s", "gbps": "GB/s", "us": "us"}
 
 
@@ -109,6 +110,14 @@ def targets(data, suspects=()):
         out.append((f"MLP fwd+bwd, {t} thread(s): >= 3x faster than torch eager", r, r is not None and r >= 3.0))
         r = med(("mlp_fwd_bwd", 512, t, "us"), "libtorch")
         out.append((f"MLP fwd+bwd, {t} thread(s): faster than LibTorch (> 1.00)", r, r is not None and r > 1.0))
+    for t in threads:
+        r = med(("gan_parabola", 512, t, "us"), "torch")
+        out.append((f"GAN parabola step, {t} thread(s): >= 5x faster than torch eager", r, r is not None and r >= 5.0))
+        r = med(("gan_parabola", 512, t, "us"), "libtorch")
+        out.append((f"GAN parabola step, {t} thread(s): faster than LibTorch (> 1.00)", r, r is not None and r > 1.0))
+    for t in threads:
+        r = med(("gan_dcgan", 64, t, "us"), "torch")
+        out.append((f"DCGAN step, {t} thread(s): at least as fast as torch (>= 1.00)", r, r is not None and r >= 1.0))
     return out
 
 

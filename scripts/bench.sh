@@ -3,8 +3,12 @@
 # same thread settings, and writes a Markdown table to build/bench/results.md.
 #
 #   scripts/bench.sh [--threads 1,2] [--rounds 3] [--min-time 0.3] [--reps 5]
-#                    [--workloads gemm_f32,add_f32,chain_f32,mlp_fwd_bwd,mlp_fwd,mlp_gemms]
+#                    [--workloads gemm_f32,add_f32,chain_f32,mlp_fwd_bwd,mlp_fwd,mlp_gemms,...]
 #                    [--gemm-sizes 256,512,1024,2048]
+#
+# Without --workloads each program runs all of its workloads (the list is in
+# benchmarks/core_bench.cpp), among them the GAN training steps gan_parabola (R2, batch 512)
+# and gan_dcgan (R3, batch 64); the LibTorch peer has no layer workloads (conv_d ... adam_1m).
 #
 # Steps: install the Debian packages the build needs (scripts/install_deps.sh); build
 # benchmarks/core_bench (Release, -O3 -march=native) in build/bench; create or reuse the
@@ -32,7 +36,7 @@ while (($#)); do
     --reps) reps=$2; shift 2 ;;
     --workloads) workloads=$2; shift 2 ;;
     --gemm-sizes) gemm_sizes=$2; shift 2 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done

@@ -3,13 +3,16 @@
 // Built by the separate CMake project in benchmarks/peers/libtorch/ against the LibTorch
 // shipped inside the torch wheel (see scripts/bench.sh).
 //
-//   libtorch_bench [--threads 1,2] [--workloads gemm_f32,add_f32,chain_f32,mlp_fwd_bwd,mlp_fwd,mlp_gemms,tiny_add,tiny_autograd]
+//   libtorch_bench [--threads 1,2] [--workloads gemm_f32,add_f32,chain_f32,mlp_fwd_bwd,mlp_fwd,mlp_gemms,tiny_add,tiny_autograd,
+//                                   gan_parabola,gan_dcgan]
 //                  [--gemm-sizes 256,512,1024,2048] [--min-time 0.3] [--reps 5]
 //              [--fixed-iters N]   (N calls per repetition: for perf/valgrind runs)
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <CLI/CLI.hpp>
 #include <torch/csrc/autograd/autograd.h>
+#include <torch/nn.h>
+#include <torch/optim.h>
 
 #include <string>
 #include <vector>
@@ -45,6 +48,77 @@ struct Mlp {
   }
 };
 
+// RECIPES R2's G and D (LibTorch's default init, as PyTorch's and latent's).
+std::pair<torch::nn::Sequential, torch::nn::Sequential> parabola_gan() {
+  namespace nn = torch::nn;
+  nn::Sequential G(nn::Linear(10, 50), nn::ReLU(), nn::Linear(50, 50), nn::ReLU(), nn::Linear(50, 2));
+  nn::Sequential D(nn::Linear(2, 50), nn::ReLU(), nn::Linear(50, 50), nn::ReLU(), nn::Linear(50, 1), nn::Sigmoid());
+  return {G, D};
+}
+
+// RECIPES R3's DCGAN G and D for 32x32 single-channel images, with R3's init.
+std::pair<torch::nn::Sequential, torch::nn::Sequential> dcgan() {
+  namespace nn = torch::nn;
+  auto lrelu = [] { return nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.2)); };
+  nn::Sequential G(nn::Linear(100, 128 * 8 * 8), nn::Unflatten(nn::UnflattenOptions(1, {128, 8, 8})),
+                   nn::BatchNorm2d(128), nn::ConvTranspose2d(nn::ConvTranspose2dOptions(128, 128, 4).stride(2).padding(1)),
+                   nn::BatchNorm2d(128), lrelu(),
+                   nn::ConvTranspose2d(nn::ConvTranspose2dOptions(128, 64, 4).stride(2).padding(1)), nn::BatchNorm2d(64),
+                   lrelu(), nn::Conv2d(nn::Conv2dOptions(64, 1, 3).stride(1).padding(1)), nn::Tanh());
+  nn::Sequential D;
+  const int64_t widths[] = {1, 16, 32, 64, 128};
+  for (int b = 0; b < 4; ++b) {
+    D->push_back(nn::Conv2d(nn::Conv2dOptions(widths[b], widths[b + 1], 3).stride(2).padding(1)));
+    D->push_back(lrelu());
+    D->push_back(nn::Dropout2d(0.25));
+    if (b > 0) D->push_back(nn::BatchNorm2d(nn::BatchNorm2dOptions(widths[b + 1]).eps(0.8)));  // R3's quirk
+  }
+  D->push_back(nn::Flatten());
+  D->push_back(nn::Linear(128 * 2 * 2, 1));
+  D->push_back(nn::Sigmoid());
+  // Conv and linear weights N(0, 0.02); BatchNorm weight N(1, 0.02), bias 0.
+  torch::NoGradGuard no_grad;
+  for (auto* net : {&G, &D}) {
+    for (auto& m : (*net)->modules(/*include_self=*/false)) {
+      if (auto* c = m->as<nn::Conv2d>()) c->weight.normal_(0.0, 0.02);
+      if (auto* c = m->as<nn::ConvTranspose2d>()) c->weight.normal_(0.0, 0.02);
+      if (auto* l = m->as<nn::Linear>()) l->weight.normal_(0.0, 0.02);
+      if (auto* bn = m->as<nn::BatchNorm2d>()) {
+        bn->weight.normal_(1.0, 0.02);
+        bn->bias.zero_();
+      }
+    }
+  }
+  return {G, D};
+}
+
+// One step of latent's gan::Trainer (BCE, n_critic 1, fake detached for D's step), op for op
+// as torch_bench.py's gan_step, so that the three libraries do the same work: G's forward
+// runs once and its graph is reused for G's step; the targets are made per loss call (as the
+// trainer's full()); the same statistics are read back (three losses, mean D(real), mean D(fake)).
+void gan_step(torch::nn::Sequential& G, torch::nn::Sequential& D, torch::optim::Adam& opt_g,
+              torch::optim::Adam& opt_d, const at::Tensor& real, int64_t latent_dim, std::vector<double>& stats) {
+  namespace F = torch::nn::functional;
+  auto z = at::randn({real.size(0), latent_dim});
+  auto fake = G->forward(z);
+  D->zero_grad();  // set_to_none = true, as latent's zero_grad()
+  auto d_real = D->forward(real);
+  auto loss_real = F::binary_cross_entropy(d_real, at::full(d_real.sizes(), 1.0));
+  loss_real.backward();
+  auto d_fake = D->forward(fake.detach());
+  auto loss_fake = F::binary_cross_entropy(d_fake, at::full(d_fake.sizes(), 0.0));
+  loss_fake.backward();
+  stats = {loss_real.item<double>(), loss_fake.item<double>(), d_real.detach().mean().item<double>(),
+           d_fake.detach().mean().item<double>()};
+  opt_d.step();
+  G->zero_grad();
+  auto d_out = D->forward(fake);
+  auto g_loss = F::binary_cross_entropy(d_out, at::full(d_out.sizes(), 1.0));
+  g_loss.backward();
+  opt_g.step();
+  stats.push_back(g_loss.item<double>());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -56,7 +130,8 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "thread counts to run each workload at")->delimiter(',');
   app.add_option("--gemm-sizes", gemm_sizes, "square GEMM sizes")->delimiter(',');
   app.add_option("--workloads", workloads,
-                 "subset of gemm_f32,add_f32,chain_f32,mlp_fwd_bwd,mlp_fwd,mlp_gemms,tiny_add,tiny_autograd (default: all)")
+                 "subset of gemm_f32,add_f32,chain_f32,mlp_fwd_bwd,mlp_fwd,mlp_gemms,tiny_add,tiny_autograd,"
+                 "gan_parabola,gan_dcgan (default: all)")
       ->delimiter(',');
   app.add_option("--min-time", opt.min_time, "seconds per figure (all repetitions)");
   app.add_option("--reps", opt.reps, "repetitions per figure (median reported)");
@@ -137,6 +212,26 @@ int main(int argc, char** argv) {
         (a * b + a).sum().backward();
       }, opt);
       bench::report(lib, "tiny_autograd", kTinyN, nt, "us", t.median_s * 1e6, t);
+    }
+    std::vector<double> stats;
+    if (bench::selected(workloads, "gan_parabola")) {
+      at::manual_seed(9);
+      auto [G, D] = parabola_gan();
+      auto x = at::rand({512, 1}) * 2 - 1;
+      auto real = at::cat({x, x * x}, 1);  // (512, 2) points (x, x^2), x ~ U(-1, 1)
+      torch::optim::Adam opt_g(G->parameters(), torch::optim::AdamOptions(3e-4)),
+          opt_d(D->parameters(), torch::optim::AdamOptions(3e-4));
+      auto t = bench::time_it([&] { gan_step(G, D, opt_g, opt_d, real, 10, stats); }, opt);
+      bench::report(lib, "gan_parabola", 512, nt, "us", t.median_s * 1e6, t);
+    }
+    if (bench::selected(workloads, "gan_dcgan")) {
+      at::manual_seed(10);
+      auto [G, D] = dcgan();
+      auto real = at::rand({64, 1, 32, 32}) * 2 - 1;
+      auto adam = torch::optim::AdamOptions(2e-4).betas({0.5, 0.999});
+      torch::optim::Adam opt_g(G->parameters(), adam), opt_d(D->parameters(), adam);
+      auto t = bench::time_it([&] { gan_step(G, D, opt_g, opt_d, real, 100, stats); }, opt);
+      bench::report(lib, "gan_dcgan", 64, nt, "us", t.median_s * 1e6, t);
     }
   }
   return 0;

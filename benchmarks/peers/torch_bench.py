@@ -5,6 +5,10 @@ method (benchmarks/bench_harness.hpp, mirrored below), printing `BENCH lib=torch
   python torch_bench.py [--threads 1,2] [--workloads ...] [--gemm-sizes 256,512,1024,2048]
                         [--min-time 0.3] [--reps 5] [--fixed-iters N] [--config]
 
+Workloads: gemm_f32, add_f32, chain_f32, mlp_fwd_bwd, mlp_fwd, mlp_gemms, tiny_add, tiny_autograd,
+conv_d, convT_g1, convT_g2, conv_unet, bn2d, groupnorm, maxpool, upsample, adam_1m, gan_parabola,
+gan_dcgan (default: all; see core_bench.cpp for what each one times).
+
 --config prints what torch uses on this machine (BLAS, CPU capability, threads) as
 `# `-prefixed lines before the figures.
 """
@@ -77,6 +81,72 @@ class Mlp:
             p.grad = None
 
 
+def parabola_gan():
+    """RECIPES R2's G and D (PyTorch's default init, as latent's Linear)."""
+    nn = torch.nn
+    G = nn.Sequential(nn.Linear(10, 50), nn.ReLU(), nn.Linear(50, 50), nn.ReLU(), nn.Linear(50, 2))
+    D = nn.Sequential(nn.Linear(2, 50), nn.ReLU(), nn.Linear(50, 50), nn.ReLU(), nn.Linear(50, 1), nn.Sigmoid())
+    return G, D
+
+
+def dcgan():
+    """RECIPES R3's DCGAN G and D for 32x32 single-channel images, with R3's init."""
+    nn = torch.nn
+    G = nn.Sequential(
+        nn.Linear(100, 128 * 8 * 8), nn.Unflatten(1, (128, 8, 8)), nn.BatchNorm2d(128),
+        nn.ConvTranspose2d(128, 128, 4, 2, 1), nn.BatchNorm2d(128), nn.LeakyReLU(0.2),
+        nn.ConvTranspose2d(128, 64, 4, 2, 1), nn.BatchNorm2d(64), nn.LeakyReLU(0.2),
+        nn.Conv2d(64, 1, 3, 1, 1), nn.Tanh())
+    blocks = []
+    for b, (i, o) in enumerate(((1, 16), (16, 32), (32, 64), (64, 128))):
+        blocks += [nn.Conv2d(i, o, 3, 2, 1), nn.LeakyReLU(0.2), nn.Dropout2d(0.25)]
+        if b > 0:
+            blocks.append(nn.BatchNorm2d(o, 0.8))  # eps = 0.8 (R3's quirk)
+    D = nn.Sequential(*blocks, nn.Flatten(), nn.Linear(128 * 2 * 2, 1), nn.Sigmoid())
+
+    def init(m):  # conv and linear weights N(0, 0.02); BatchNorm weight N(1, 0.02), bias 0
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+    G.apply(init)
+    D.apply(init)
+    return G, D
+
+
+def gan_step(G, D, opt_g, opt_d, real, latent_dim):
+    """One step of latent's gan::Trainer (BCE, n_critic 1, fake detached for D's step), op for
+    op, so that the three libraries do the same work: G's forward runs once and its graph is
+    reused for G's step; the targets are made per loss call (as the trainer's full()); the
+    same statistics are read back (three losses, mean D(real), mean D(fake))."""
+    bce = torch.nn.functional.binary_cross_entropy
+    n = real.shape[0]
+
+    def step():
+        z = torch.randn(n, latent_dim)
+        fake = G(z)
+        D.zero_grad()  # set_to_none=True, as latent's zero_grad()
+        d_real = D(real)
+        loss_real = bce(d_real, torch.full(d_real.shape, 1.0))
+        loss_real.backward()
+        d_fake = D(fake.detach())
+        loss_fake = bce(d_fake, torch.full(d_fake.shape, 0.0))
+        loss_fake.backward()
+        stats = [loss_real.item(), loss_fake.item(), d_real.detach().mean().item(), d_fake.detach().mean().item()]
+        opt_d.step()
+        G.zero_grad()
+        d_out = D(fake)
+        g_loss = bce(d_out, torch.full(d_out.shape, 1.0))
+        g_loss.backward()
+        opt_g.step()
+        stats.append(g_loss.item())
+        return stats
+
+    return step
+
+
 def parse_list(s, conv=str):
     return [conv(v) for v in s.split(",") if v]
 
@@ -85,7 +155,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--gemm-sizes", default="256,512,1024,2048")
-    ap.add_argument("--workloads", default="")
+    ap.add_argument("--workloads", default="", help="subset of gemm_f32,add_f32,chain_f32,mlp_fwd_bwd,mlp_fwd,mlp_gemms,tiny_add,"
+                    "tiny_autograd,conv_d,convT_g1,convT_g2,conv_unet,bn2d,groupnorm,maxpool,upsample,adam_1m,"
+                    "gan_parabola,gan_dcgan (default: all)")
     ap.add_argument("--min-time", type=float, default=0.3)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--fixed-iters", type=int, default=0, help="calls per repetition, no calibration")
@@ -203,6 +275,26 @@ def main():
             adam = torch.optim.Adam(params, lr=1e-3)
             t = time_it(adam.step, args.min_time, args.reps, fixed_iters=args.fixed_iters)
             report(lib, "adam_1m", 1 << 20, nt, "us", t["median_s"] * 1e6, t)
+        # GAN training steps (see gan_step). torch.optim.Adam's defaults, as a user gets them:
+        # on the CPU that is the single-tensor (for-loop) implementation.
+        if selected("gan_parabola"):
+            torch.manual_seed(9)
+            G, D = parabola_gan()
+            x = torch.rand(512, 1) * 2 - 1
+            real = torch.cat([x, x * x], 1)  # (512, 2) points (x, x^2), x ~ U(-1, 1)
+            opt_g, opt_d = torch.optim.Adam(G.parameters(), lr=3e-4), torch.optim.Adam(D.parameters(), lr=3e-4)
+            t = time_it(gan_step(G, D, opt_g, opt_d, real, 10), args.min_time, args.reps,
+                        fixed_iters=args.fixed_iters)
+            report(lib, "gan_parabola", 512, nt, "us", t["median_s"] * 1e6, t)
+        if selected("gan_dcgan"):
+            torch.manual_seed(10)
+            G, D = dcgan()
+            real = torch.rand(64, 1, 32, 32) * 2 - 1
+            opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+            opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+            t = time_it(gan_step(G, D, opt_g, opt_d, real, 100), args.min_time, args.reps,
+                        fixed_iters=args.fixed_iters)
+            report(lib, "gan_dcgan", 64, nt, "us", t["median_s"] * 1e6, t)
 
 
 if __name__ == "__main__":
