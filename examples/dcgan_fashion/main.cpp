@@ -88,16 +88,15 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   examples::start("dcgan_fashion", args);
 
-  // R3: 28 -> 32 bilinear, then [0, 1] -> [-1, 1]; applied once at load.
-  data::FashionMNIST fashion(data::Split::Train, args.data,
-                             data::Compose{data::Resize(32), data::Normalize({0.5}, {0.5})});
+  data::FashionMNIST fashion(data::Split::Train, args.data);
   TensorF images = fashion.images();
   IndexTensor labels = fashion.labels();
   if (limit > 0 && limit < fashion.size()) {
     images = images.narrow(0, 0, limit);
     labels = labels.narrow(0, 0, limit);
   }
-  data::ImageDataset train(images, labels);
+  // R3: 28 -> 32 bilinear, then [0, 1] -> [-1, 1]; applied once, at load.
+  data::ImageDataset train(images, labels, data::Compose{data::Resize(32), data::Normalize({0.5}, {0.5})});
   data::DataLoader loader(train, {.batch_size = args.batch_size, .shuffle = true, .seed = args.seed});
   std::cout << "FashionMNIST: " << train.size() << " images of 32x32, " << loader.size() << " steps per epoch\n";
 
@@ -126,7 +125,7 @@ int main(int argc, char** argv) {
 
   Generator fixed_gen(args.seed + 2);
   const auto fixed_noise = randn<float>({64, latent_dim}, fixed_gen);
-  io::save_image(args.out / "real.png", images.narrow(0, 0, std::min<int64_t>(64, images.size(0))),
+  io::save_image(args.out / "real.png", train.images().narrow(0, 0, std::min<int64_t>(64, train.size())),
                  {.nrow = 8, .normalize = true, .value_range = {{-1.0, 1.0}}});
 
   // losses.csv keeps the rows of earlier runs when resuming.
