@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <unistd.h>
@@ -73,6 +75,21 @@ void use_as_parameter(nn::Module<T>& m, const std::string& name, const Tensor<T>
   m.unregister_parameter(name);
   m.register_parameter(name, t);
 }
+
+// A whole file as bytes, and bytes written as a whole file (corruption and truncation tests).
+using Bytes = std::vector<uint8_t>;
+inline Bytes read_bytes(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  REQUIRE(in.is_open());
+  return Bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+inline void write_bytes(const std::filesystem::path& p, const Bytes& b) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+}
+
+// An int64 index tensor of `shape` from values.
+inline IndexTensor idx(std::vector<int64_t> values, const Shape& shape) { return from_vector<int64_t>(values, shape); }
 
 // A scratch directory removed at the end of the test.
 struct TempDir {

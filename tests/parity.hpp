@@ -311,4 +311,11 @@ inline int run_family(const std::string& family) {
   return ran;
 }
 
+// An (h, w) pair argument of a case, e.g. a kernel size.
+template <typename C>
+IntPair pair_arg(const C& c, const char* key) {
+  auto v = c.ints(key);
+  return IntPair(v.at(0), v.at(1));
+}
+
 }  // namespace latent::parity

@@ -72,14 +72,8 @@ std::vector<float> flat(const nn::StateDict<float>& state) {
   return out;
 }
 
-std::vector<uint8_t> read_bytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-void write_bytes(const fs::path& p, const std::vector<uint8_t>& bytes) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-}
+using latent::testing::read_bytes;
+using latent::testing::write_bytes;
 
 }  // namespace
 

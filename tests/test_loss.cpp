@@ -20,7 +20,7 @@ using V = std::vector<TensorD>;
 namespace {
 const std::vector<std::string> kReductions = {"none", "mean", "sum"};
 
-IndexTensor idx(std::vector<int64_t> values, const Shape& shape) { return from_vector<int64_t>(values, shape); }
+using latent::testing::idx;
 
 // Rows of probabilities (softmax of random logits) as a leaf.
 TensorD prob_leaf(const Shape& shape, uint64_t seed, int64_t class_dim = 1) {

@@ -21,12 +21,12 @@ using json = nlohmann::json;
 
 namespace {
 
-const char* kRegenerate = "regenerate it with scripts/make_metric_fixtures.sh";
+const char* kRegenerateMetrics = "regenerate it with scripts/make_metric_fixtures.sh";
 
 json load_fixture() {
   std::filesystem::path path = std::filesystem::path(LATENT_FIXTURES_DIR) / "metrics" / "metrics.json";
   std::ifstream in(path);
-  INFO("missing " << path.string() << "; " << kRegenerate);
+  INFO("missing " << path.string() << "; " << kRegenerateMetrics);
   REQUIRE(in.good());
   json j = json::parse(in);
   REQUIRE(j.at("format").get<int>() == 1);

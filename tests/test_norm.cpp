@@ -23,7 +23,7 @@ using V = std::vector<TensorD>;
 
 namespace {
 
-IndexTensor idx(std::vector<int64_t> values, const Shape& shape) { return from_vector<int64_t>(values, shape); }
+using latent::testing::idx;
 
 // (x - mean) / sqrt(var + eps) over `dims` of `view` (a reshape of x), in core ops only:
 // the reference the fused kernels are checked against.

@@ -354,11 +354,11 @@ TEST_CASE("gradcheck: a small network end to end", "[gradcheck]") {
 // ------------------------------------------------------------------ float vs double forward
 namespace {
 template <typename T>
-using OpTable = std::vector<std::pair<std::string, std::function<Tensor<T>(const std::vector<Tensor<T>>&)>>>;
+using GradcheckTable = std::vector<std::pair<std::string, std::function<Tensor<T>(const std::vector<Tensor<T>>&)>>>;
 
 // Inputs: x[0] (2,3) signed away from 0, x[1] (2,3) positive, x[2] (3,2) any.
 template <typename T>
-OpTable<T> forward_ops() {
+GradcheckTable<T> forward_ops() {
   using Vt = std::vector<Tensor<T>>;
   return {
       {"add", [](const Vt& x) { return x[0] + x[1]; }},

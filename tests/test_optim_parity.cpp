@@ -28,16 +28,16 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const char* kRegenerate = "regenerate it with scripts/make_optim_fixtures.sh";
+const char* kRegenerateOptim = "regenerate it with scripts/make_optim_fixtures.sh";
 
-json load_fixture() {
+json load_optim_fixture() {
   fs::path path = fs::path(LATENT_FIXTURES_DIR) / "optim" / "optim.json";
-  INFO("optimizer fixture " << path.string() << " is missing; " << kRegenerate);
+  INFO("optimizer fixture " << path.string() << " is missing; " << kRegenerateOptim);
   REQUIRE(fs::is_regular_file(path));
   std::ifstream in(path);
   json j = json::parse(in);
   INFO("optimizer fixture " << path.string() << " has format " << j.value("format", -1) << ", expected 1; "
-                            << kRegenerate);
+                            << kRegenerateOptim);
   REQUIRE(j.value("format", -1) == 1);
   return j;
 }
@@ -184,7 +184,7 @@ void replay(const json& tr) {
 }  // namespace
 
 TEST_CASE("optim parity: SGD, Adam, AdamW, RMSprop trajectories match PyTorch step by step", "[optim][parity]") {
-  json j = load_fixture();
+  json j = load_optim_fixture();
   const auto& trajectories = j.at("trajectories");
   REQUIRE(!trajectories.empty());
   std::set<std::string> optimizers;
@@ -199,7 +199,7 @@ TEST_CASE("optim parity: SGD, Adam, AdamW, RMSprop trajectories match PyTorch st
 }
 
 TEST_CASE("optim parity: LR schedulers give PyTorch's learning rates epoch by epoch", "[optim][parity]") {
-  json j = load_fixture();
+  json j = load_optim_fixture();
   const auto& schedules = j.at("schedules");
   REQUIRE(!schedules.empty());
   for (const auto& sc : schedules) {

@@ -16,11 +16,6 @@ using namespace latent::parity;
 
 namespace {
 
-template <typename C>
-IntPair pair_arg(const C& c, const char* key) {
-  auto v = c.ints(key);
-  return IntPair(v.at(0), v.at(1));
-}
 // The optional third input of a conv case.
 template <typename C>
 auto bias_arg(const C& c) {

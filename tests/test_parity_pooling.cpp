@@ -12,11 +12,6 @@ namespace fn = latent::nn::functional;
 namespace {
 
 template <typename C>
-IntPair pair_arg(const C& c, const char* key) {
-  auto v = c.ints(key);
-  return IntPair(v.at(0), v.at(1));
-}
-template <typename C>
 IntPair optional_pair_arg(const C& c, const char* key) {
   if (c.arg(key).is_null()) return {};
   return pair_arg(c, key);

@@ -26,15 +26,8 @@ namespace {
 
 fs::path fixture(const std::string& name) { return fs::path(LATENT_FIXTURES_DIR) / "safetensors" / name; }
 
-Bytes read_bytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  REQUIRE(in.is_open());
-  return Bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-void write_bytes(const fs::path& p, const Bytes& b) {
-  std::ofstream out(p, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
-}
+using latent::testing::read_bytes;
+using latent::testing::write_bytes;
 
 nlohmann::json expected_json() {
   std::ifstream in(fixture("expected.json"));
