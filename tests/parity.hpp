@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "helpers.hpp"
+#include <latent/core/int_pair.hpp>
 
 namespace latent::parity {
 
