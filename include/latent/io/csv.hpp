@@ -33,18 +33,10 @@
 namespace latent::io {
 
 namespace detail {
-// write_atomically (safetensors.hpp) for the other io writers: the bytes `data` go to
-// `path` through a temporary file and a rename; its errors are reworded to name `op`
-// ("write_png: cannot write 'x.png': ...") instead of save_safetensors.
+// write_atomically (safetensors.hpp) for a buffer already in memory: the bytes go to `path`
+// through a temporary file and a rename; errors name `op` ("write_png: cannot write ...").
 inline void write_atomically_as(const char* op, const std::filesystem::path& path, const void* data, size_t size) {
-  try {
-    write_atomically(path, [&](const Sink& sink) { sink(static_cast<const uint8_t*>(data), size); });
-  } catch (const Error& e) {
-    std::string what = e.what();
-    constexpr std::string_view prefix = "save_safetensors: ";
-    if (what.compare(0, prefix.size(), prefix) == 0) what.erase(0, prefix.size());
-    throw Error(latent::detail::str_cat(op, ": ", what));
-  }
+  write_atomically(path, [&](const Sink& sink) { sink(static_cast<const uint8_t*>(data), size); }, op);
 }
 
 // A numeric CSV cell: shortest printf form that round-trips T.

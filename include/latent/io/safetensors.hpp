@@ -709,12 +709,13 @@ inline void write_plan(const Plan& p, const Sink& sink) {
 
 // Writes a file atomically: `produce` feeds a temporary file beside `path`, which is
 // fsync'ed and renamed over `path`. Any failure removes the temporary file and throws
-// latent::Error naming `path`.
-inline void write_atomically(const std::filesystem::path& path, const std::function<void(const Sink&)>& produce) {
+// latent::Error naming `op` (the writer: save_safetensors, write_png, ...) and `path`.
+inline void write_atomically(const std::filesystem::path& path, const std::function<void(const Sink&)>& produce,
+                             const char* op = "save_safetensors") {
   namespace fs = std::filesystem;
   const std::string target = path.string();
   const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
-  LATENT_CHECK(path.has_filename(), "save_safetensors: '", target, "' names no file");
+  LATENT_CHECK(path.has_filename(), op, ": '", target, "' names no file");
 #if defined(__unix__) || defined(__APPLE__)
   static std::atomic<uint64_t> counter{0};
   fs::path tmp;
@@ -724,12 +725,12 @@ inline void write_atomically(const std::filesystem::path& path, const std::funct
     fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd < 0 && errno != EEXIST) break;
   }
-  LATENT_CHECK(fd >= 0, "save_safetensors: cannot write '", target, "': cannot create a temporary file in '",
+  LATENT_CHECK(fd >= 0, op, ": cannot write '", target, "': cannot create a temporary file in '",
                dir.string(), "': ", std::strerror(errno));
   auto fail = [&](const std::string& why) {
     if (fd >= 0) ::close(fd);
     ::unlink(tmp.c_str());
-    throw Error(latent::detail::str_cat("save_safetensors: cannot write '", target, "': ", why));
+    throw Error(latent::detail::str_cat(op, ": cannot write '", target, "': ", why));
   };
   try {
     produce([&](const uint8_t* data, size_t n) {
@@ -762,7 +763,7 @@ inline void write_atomically(const std::filesystem::path& path, const std::funct
   auto fail = [&](const std::string& why) {
     std::error_code ec;
     fs::remove(tmp, ec);
-    throw Error(latent::detail::str_cat("save_safetensors: cannot write '", target, "': ", why));
+    throw Error(latent::detail::str_cat(op, ": cannot write '", target, "': ", why));
   };
   try {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
