@@ -144,8 +144,6 @@ class Trainer {
 
     z_ = randn<T>({n, options_.latent_dim}, rng_, real.device());
     fake_labels_ = conditional_ ? randint(0, options_.num_classes, {n}, rng_, real.device()) : IndexTensor();
-    real_ = real;
-    real_labels_ = labels;
 
     // The fake batch: with a graph when the G step will reuse it or D's backward must reach G.
     const bool keep_graph = g_due || !options_.detach_fake;
@@ -327,8 +325,8 @@ class Trainer {
   std::vector<Callback> callbacks_;
   int64_t d_steps_ = 0, g_steps_ = 0;
   double last_g_loss_ = 0;
-  Tensor<T> z_, real_;
-  IndexTensor fake_labels_, real_labels_;
+  Tensor<T> z_;  // the step's noise and fake labels, shared by its D and G parts
+  IndexTensor fake_labels_;
 };
 
 }  // namespace latent::gan
