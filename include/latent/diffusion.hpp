@@ -6,3 +6,4 @@
 #include "diffusion/sampling.hpp"
 #include "diffusion/scheduler.hpp"
 #include "diffusion/schedule.hpp"
+#include "diffusion/unet.hpp"

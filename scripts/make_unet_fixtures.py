@@ -1,0 +1,494 @@
+#!/usr/bin/env python3
+"""PyTorch reference of latent::diffusion::UNet (RECIPES R10), read by tests/test_unet.cpp.
+
+Regenerate (from anywhere):   scripts/make_unet_fixtures.sh
+(it sets up the virtual environment as scripts/make_fixtures.sh does, with torch and
+safetensors, then runs `python scripts/make_unet_fixtures.py --out tests/fixtures/diffusion`).
+
+The seed's U-Net (ResNetBlock, ResizeBlock, Down, Up, SelfAttention, UNet) is copied
+below verbatim as Seed*. `UNet` is the same architecture made configurable the way
+include/latent/diffusion/unet.hpp is (levels, widths, attention resolutions, heads,
+GroupNorm groups, dropout, a class embedding); with default arguments it builds the
+seed's module. The script checks that: same state_dict keys and shapes, the recipe's
+parameter counts (20,188,801 with 1 image channel, 20,190,083 with 3) and the same
+output as the seed model on the seed model's weights.
+
+One deviation from the seed, in pos_encoding: the seed builds the embedding in float32
+whatever the model's dtype (torch.zeros without dtype), which makes a float64 model
+fail in its first Linear; here it is built in the dtype of t. In float32 the two agree
+bit for bit.
+
+unet_seed_layout.json holds the seed model's state_dict layout (1 image channel):
+{"in_channels": 1, "parameters": 20188801, "state_dict": [[name, shape], ...] in order}.
+
+For every case in CASES (small float64 models, fixed seeds) two files are written:
+
+  unet_<case>_state.safetensors   the model's state_dict, as torch saves it: names and
+                                  shapes must load into latent's UNet strictly.
+  unet_<case>_io.safetensors      x (N, C, H, W), t (N) float timesteps, labels (N) int64
+                                  (conditional cases; the value num_classes is the null
+                                  label), out = model(x, t, labels), w (the weights of the
+                                  scalar loss sum(out * w)), grad.x = d loss / d x and
+                                  grad.<name> = d loss / d <parameter name> for the
+                                  parameters of GRAD_PARAMS the case has; __metadata__ {"config": JSON of the UNet
+                                  arguments in latent's UNetOptions names, "torch": version}.
+"""
+import argparse
+import json
+import math
+import os
+
+import safetensors.torch
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+# ---------------------------------------------------------------------------------------
+# The seed, verbatim (seeds/000_00095be0b762dde9.txt, lines 1688-1925).
+# ---------------------------------------------------------------------------------------
+class SeedResNetBlock(nn.Module):
+    def __init__(self, in_features, out_features, mid_features=None, residual=False):
+        super().__init__()
+        self.residual = residual
+        if not mid_features:
+            mid_features = out_features
+        self.conv_stack = nn.Sequential(
+            nn.Conv2d(in_features, mid_features, kernel_size=3, padding=1, bias=False),
+            nn.GroupNorm(1, mid_features),
+            nn.GELU(),
+            nn.Conv2d(mid_features, out_features, kernel_size=3, padding=1, bias=False),
+            nn.GroupNorm(1, out_features),
+        )
+
+    def forward(self, x):
+        if self.residual:
+            return F.gelu(x + self.conv_stack(x))
+        else:
+            return self.conv_stack(x)
+
+
+class SeedResizeBlock(nn.Module):
+    def __init__(self, in_features, out_features, emb_dim):
+        super().__init__()
+        self.emb_projection = nn.Sequential(
+            nn.SiLU(),
+            nn.Linear(emb_dim, out_features),
+        )
+
+    def add_emb(self, x, t_vector):
+        emb = self.emb_projection(t_vector)
+        emb = emb[:, :, None, None].repeat(1, 1, x.shape[-2], x.shape[-1])
+        return x + emb
+
+    def forward(self, x):
+        pass
+
+
+class SeedDown(SeedResizeBlock):
+    def __init__(self, in_features, out_features, emb_dim=256):
+        super().__init__(in_features, out_features, emb_dim)
+        self.maxpool_conv = nn.Sequential(
+            nn.MaxPool2d(2),
+            SeedResNetBlock(in_features, in_features, residual=True),
+            SeedResNetBlock(in_features, out_features),
+        )
+
+    def forward(self, x, t):
+        x = self.maxpool_conv(x)
+        x = self.add_emb(x, t)
+        return x
+
+
+class SeedUp(SeedResizeBlock):
+    def __init__(self, in_features, out_features, emb_dim=256):
+        super().__init__(in_features, out_features, emb_dim)
+        self.up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)
+        self.conv = nn.Sequential(
+            SeedResNetBlock(in_features, in_features, residual=True),
+            SeedResNetBlock(in_features, out_features, in_features // 2),
+        )
+
+    def forward(self, x, skip_x, t):
+        x = self.up(x)
+        x = torch.cat([skip_x, x], dim=1)
+        x = self.conv(x)
+        x = self.add_emb(x, t)
+        return x
+
+
+class SeedSelfAttention(nn.Module):
+    def __init__(self, channels, size):
+        super().__init__()
+        self.channels = channels
+        self.size = size
+        self.mha = nn.MultiheadAttention(channels, num_heads=4, batch_first=True)
+        self.ln = nn.LayerNorm([channels])
+        self.mlp = nn.Sequential(
+            nn.LayerNorm([channels]),
+            nn.Linear(channels, channels),
+            nn.GELU(),
+            nn.Linear(channels, channels),
+        )
+
+    def forward(self, x):
+        x = x.view(-1, self.channels, self.size * self.size).swapaxes(1, 2)
+        x_ln = self.ln(x)
+        attention_value, _ = self.mha(x_ln, x_ln, x_ln)
+        attention_value = attention_value + x
+        attention_value = self.mlp(attention_value) + attention_value
+        return attention_value.swapaxes(2, 1).view(-1, self.channels, self.size, self.size)
+
+
+class SeedUNet(nn.Module):
+    def __init__(self, num_channels=3, img_size=64, time_embed_dim=256):
+        super().__init__()
+        self.num_channels = num_channels
+        self.time_dim = time_embed_dim
+        self.img_size = img_size
+        self.inc = SeedResNetBlock(num_channels, 64)
+        self.down1 = SeedDown(64, 128)
+        self.sa1 = SeedSelfAttention(128, img_size // 2)
+        self.down2 = SeedDown(128, 256)
+        self.sa2 = SeedSelfAttention(256, img_size // 4)
+        self.down3 = SeedDown(256, 256)
+        self.sa3 = SeedSelfAttention(256, img_size // 8)
+        self.conv_bottleneck = nn.Sequential(
+            SeedResNetBlock(256, 512),
+            SeedSelfAttention(512, img_size // 8),
+            SeedResNetBlock(512, 256),
+        )
+        self.up1 = SeedUp(512, 128)
+        self.sa4 = SeedSelfAttention(128, img_size // 4)
+        self.up2 = SeedUp(256, 64)
+        self.sa5 = SeedSelfAttention(64, img_size // 2)
+        self.up3 = SeedUp(128, 64)
+        self.sa6 = SeedSelfAttention(64, img_size)
+        self.outc = nn.Conv2d(64, num_channels, kernel_size=1)
+
+    def pos_encoding(self, t):
+        pe = torch.zeros(t.shape[0], self.time_dim).to(t.device)
+        div_factors = torch.exp(
+            torch.arange(0, self.time_dim, 2) * (-torch.log(torch.as_tensor(10000.0)) / self.time_dim)
+        ).to(t.device)
+        pe[:, 0::2] = torch.sin(t * div_factors)
+        pe[:, 1::2] = torch.cos(t * div_factors)
+        return pe
+
+    def forward(self, x, t):
+        t = t.unsqueeze(-1).type(torch.float).to(x)
+        t = self.pos_encoding(t)
+        x1 = self.inc(x)
+        x2 = self.down1(x1, t)
+        x2 = self.sa1(x2)
+        x3 = self.down2(x2, t)
+        x3 = self.sa2(x3)
+        x4 = self.down3(x3, t)
+        x4 = self.sa3(x4)
+        x4 = self.conv_bottleneck(x4)
+        x = self.up1(x4, x3, t)
+        x = self.sa4(x)
+        x = self.up2(x, x2, t)
+        x = self.sa5(x)
+        x = self.up3(x, x1, t)
+        x = self.sa6(x)
+        output = self.outc(x)
+        return output
+
+
+# ---------------------------------------------------------------------------------------
+# The configurable U-Net (what latent implements). Defaults = the seed.
+# ---------------------------------------------------------------------------------------
+class ResNetBlock(nn.Module):
+    def __init__(self, in_features, out_features, mid_features=None, residual=False, groups=1, dropout=0.0):
+        super().__init__()
+        self.residual = residual
+        if not mid_features:
+            mid_features = out_features
+        layers = [
+            nn.Conv2d(in_features, mid_features, kernel_size=3, padding=1, bias=False),
+            nn.GroupNorm(groups, mid_features),
+            nn.GELU(),
+        ]
+        if dropout > 0:  # DDPM's place for dropout; absent at 0 so the names stay the seed's
+            layers.append(nn.Dropout(dropout))
+        layers += [
+            nn.Conv2d(mid_features, out_features, kernel_size=3, padding=1, bias=False),
+            nn.GroupNorm(groups, out_features),
+        ]
+        self.conv_stack = nn.Sequential(*layers)
+
+    def forward(self, x):
+        if self.residual:
+            return F.gelu(x + self.conv_stack(x))
+        return self.conv_stack(x)
+
+
+class ResizeBlock(nn.Module):
+    def __init__(self, in_features, out_features, emb_dim):
+        super().__init__()
+        self.emb_projection = nn.Sequential(nn.SiLU(), nn.Linear(emb_dim, out_features))
+
+    def add_emb(self, x, t_vector):
+        emb = self.emb_projection(t_vector)
+        emb = emb[:, :, None, None].repeat(1, 1, x.shape[-2], x.shape[-1])
+        return x + emb
+
+
+class Down(ResizeBlock):
+    def __init__(self, in_features, out_features, emb_dim=256, groups=1, dropout=0.0):
+        super().__init__(in_features, out_features, emb_dim)
+        self.maxpool_conv = nn.Sequential(
+            nn.MaxPool2d(2),
+            ResNetBlock(in_features, in_features, residual=True, groups=groups, dropout=dropout),
+            ResNetBlock(in_features, out_features, groups=groups, dropout=dropout),
+        )
+
+    def forward(self, x, t):
+        return self.add_emb(self.maxpool_conv(x), t)
+
+
+class Up(ResizeBlock):
+    def __init__(self, in_features, out_features, emb_dim=256, groups=1, dropout=0.0):
+        super().__init__(in_features, out_features, emb_dim)
+        self.up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)
+        self.conv = nn.Sequential(
+            ResNetBlock(in_features, in_features, residual=True, groups=groups, dropout=dropout),
+            ResNetBlock(in_features, out_features, in_features // 2, groups=groups, dropout=dropout),
+        )
+
+    def forward(self, x, skip_x, t):
+        x = self.up(x)
+        x = torch.cat([skip_x, x], dim=1)
+        return self.add_emb(self.conv(x), t)
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, channels, num_heads=4):
+        super().__init__()
+        self.channels = channels
+        self.mha = nn.MultiheadAttention(channels, num_heads=num_heads, batch_first=True)
+        self.ln = nn.LayerNorm([channels])
+        self.mlp = nn.Sequential(
+            nn.LayerNorm([channels]),
+            nn.Linear(channels, channels),
+            nn.GELU(),
+            nn.Linear(channels, channels),
+        )
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        x = x.reshape(n, c, h * w).swapaxes(1, 2)
+        x_ln = self.ln(x)
+        attention_value, _ = self.mha(x_ln, x_ln, x_ln)
+        attention_value = attention_value + x
+        attention_value = self.mlp(attention_value) + attention_value
+        return attention_value.swapaxes(2, 1).reshape(n, c, h, w)
+
+
+class UNet(nn.Module):
+    """L = len(channel_mults) levels of widths ch[i] = base_channels * channel_mults[i] at
+    image_size / 2**i; attention_resolutions None = every resolution (the seed)."""
+
+    def __init__(self, num_channels=3, img_size=64, time_embed_dim=256, base_channels=64,
+                 channel_mults=(1, 2, 4, 4), attention_resolutions=None, num_heads=4, norm_groups=1,
+                 dropout=0.0, num_classes=0):
+        super().__init__()
+        self.num_channels = num_channels
+        self.time_dim = time_embed_dim
+        self.img_size = img_size
+        self.num_classes = num_classes
+        L = len(channel_mults)
+        self.levels = L
+        ch = [base_channels * m for m in channel_mults]
+        res = [img_size // 2**i for i in range(L)]
+        attn = (lambda r: True) if attention_resolutions is None else (lambda r: r in attention_resolutions)
+        kw = dict(groups=norm_groups, dropout=dropout)
+        self.down_sa = {}
+        self.up_sa = {}
+
+        self.inc = ResNetBlock(num_channels, ch[0], **kw)
+        for i in range(1, L):
+            setattr(self, f"down{i}", Down(ch[i - 1], ch[i], time_embed_dim, **kw))
+            if attn(res[i]):
+                setattr(self, f"sa{i}", SelfAttention(ch[i], num_heads))
+        mid = [ResNetBlock(ch[L - 1], 2 * ch[L - 1], **kw)]
+        if attn(res[L - 1]):
+            mid.append(SelfAttention(2 * ch[L - 1], num_heads))
+        mid.append(ResNetBlock(2 * ch[L - 1], ch[L - 1], **kw))
+        self.conv_bottleneck = nn.Sequential(*mid)
+        cur = ch[L - 1]
+        for j in range(L - 1):
+            skip = L - 2 - j
+            out = ch[max(L - 3 - j, 0)]
+            setattr(self, f"up{j + 1}", Up(cur + ch[skip], out, time_embed_dim, **kw))
+            if attn(res[skip]):
+                setattr(self, f"sa{L + j}", SelfAttention(out, num_heads))
+            cur = out
+        self.outc = nn.Conv2d(ch[0], num_channels, kernel_size=1)
+        if num_classes > 0:
+            # Row num_classes is the null label of classifier-free guidance.
+            self.label_emb = nn.Embedding(num_classes + 1, time_embed_dim)
+
+    def pos_encoding(self, t):
+        pe = torch.zeros(t.shape[0], self.time_dim, dtype=t.dtype, device=t.device)
+        div_factors = torch.exp(
+            torch.arange(0, self.time_dim, 2, dtype=t.dtype)
+            * (-torch.log(torch.as_tensor(10000.0, dtype=t.dtype)) / self.time_dim)
+        ).to(t.device)
+        pe[:, 0::2] = torch.sin(t * div_factors)
+        pe[:, 1::2] = torch.cos(t * div_factors)
+        return pe
+
+    def forward(self, x, t, labels=None):
+        t = t.unsqueeze(-1).type(torch.float).to(x)
+        t = self.pos_encoding(t)
+        if self.num_classes > 0:
+            if labels is None:
+                labels = torch.full((x.shape[0],), self.num_classes, dtype=torch.long)
+            t = t + self.label_emb(labels)
+        L = self.levels
+        h = self.inc(x)
+        skips = [h]
+        for i in range(1, L):
+            h = getattr(self, f"down{i}")(h, t)
+            if hasattr(self, f"sa{i}"):
+                h = getattr(self, f"sa{i}")(h)
+            skips.append(h)
+        h = self.conv_bottleneck(h)
+        for j in range(L - 1):
+            h = getattr(self, f"up{j + 1}")(h, skips[L - 2 - j], t)
+            if hasattr(self, f"sa{L + j}"):
+                h = getattr(self, f"sa{L + j}")(h)
+        return self.outc(h)
+
+
+def count(m):
+    return sum(p.numel() for p in m.parameters())
+
+
+def check_defaults_are_the_seed():
+    for c, expected in ((1, 20_188_801), (3, 20_190_083)):
+        seed, ours = SeedUNet(num_channels=c), UNet(num_channels=c)
+        assert count(seed) == expected, (c, count(seed))
+        assert count(ours) == expected, (c, count(ours))
+        a = {k: tuple(v.shape) for k, v in seed.state_dict().items()}
+        b = {k: tuple(v.shape) for k, v in ours.state_dict().items()}
+        assert list(a) == list(b) and a == b, "state_dict keys or shapes differ from the seed's"
+    # Same function: the seed's weights in ours, one 64x64 image (float32, as the seed).
+    torch.manual_seed(0)
+    seed, ours = SeedUNet(num_channels=3).eval(), UNet(num_channels=3).eval()
+    ours.load_state_dict(seed.state_dict())
+    x, t = torch.randn(1, 3, 64, 64), torch.tensor([417])
+    with torch.no_grad():
+        diff = (seed(x, t) - ours(x, t)).abs().max().item()
+    assert diff == 0.0, f"configurable UNet differs from the seed's by {diff}"
+    print("defaults = the seed's UNet: 20,188,801 / 20,190,083 parameters, same keys, same output")
+
+
+# name -> (seed, batch, UNet arguments). Widths stay small to keep the files small.
+CASES = {
+    # Every resolution attended (as R10), four levels 8-16-16-16, bottleneck 32.
+    "small": (1, 2, dict(num_channels=1, img_size=16, time_embed_dim=8, base_channels=2,
+                         channel_mults=(1, 2, 2, 2), num_heads=2)),
+    # Conditional, GroupNorm(2, .), uneven widths (up1 gets 8 + 4 = 12 channels, mid 6),
+    # attention only at resolution 4 (sa1 and sa3; none at the bottleneck).
+    "cond": (2, 3, dict(num_channels=2, img_size=8, time_embed_dim=8, base_channels=2, channel_mults=(1, 2, 4),
+                        attention_resolutions=(4,), num_heads=2, norm_groups=2, num_classes=3)),
+}
+
+# The parameters whose gradients are saved (those a case has): one of each kind of block
+# and tensor, the whole set would double the files.
+GRAD_PARAMS = [
+    "inc.conv_stack.0.weight", "inc.conv_stack.1.weight", "inc.conv_stack.4.bias",
+    "down1.emb_projection.1.weight", "down1.emb_projection.1.bias", "down1.maxpool_conv.1.conv_stack.3.weight",
+    "down2.maxpool_conv.2.conv_stack.0.weight",
+    "sa1.mha.in_proj_weight", "sa1.mha.in_proj_bias", "sa1.mha.out_proj.weight", "sa1.mha.out_proj.bias",
+    "sa1.ln.weight", "sa1.ln.bias", "sa1.mlp.0.weight", "sa1.mlp.1.weight", "sa1.mlp.3.bias",
+    "conv_bottleneck.0.conv_stack.0.weight", "conv_bottleneck.1.mha.in_proj_weight",
+    "conv_bottleneck.2.conv_stack.4.weight", "conv_bottleneck.1.conv_stack.3.weight",
+    "up1.emb_projection.1.weight", "up1.conv.0.conv_stack.0.weight", "up1.conv.1.conv_stack.3.weight",
+    "up2.conv.1.conv_stack.1.bias", "sa3.mha.in_proj_weight", "sa6.mlp.1.weight",
+    "outc.weight", "outc.bias", "label_emb.weight",
+]
+
+
+def options_json(kw):
+    """The UNet arguments under latent's UNetOptions names (what the test builds)."""
+    out = {
+        "in_channels": kw.get("num_channels", 3), "image_size": kw.get("img_size", 64),
+        "base_channels": kw.get("base_channels", 64), "channel_mults": list(kw.get("channel_mults", (1, 2, 4, 4))),
+        "num_heads": kw.get("num_heads", 4), "time_embed_dim": kw.get("time_embed_dim", 256),
+        "norm_groups": kw.get("norm_groups", 1), "dropout": kw.get("dropout", 0.0),
+        "num_classes": kw.get("num_classes", 0),
+    }
+    if kw.get("attention_resolutions") is not None:
+        out["attention_resolutions"] = list(kw["attention_resolutions"])
+    return json.dumps(out, sort_keys=True)
+
+
+def make_case(name, seed, batch, kw, out_dir):
+    torch.manual_seed(seed)
+    model = UNet(**kw).double()
+    # Random norm affines and label rows (defaults are ones/zeros, which would hide a
+    # weight/bias mix-up).
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            if ".ln." in n or ".mlp.0." in n or "conv_stack.1." in n or "conv_stack.4." in n:
+                p.copy_(1.0 + 0.2 * torch.randn_like(p) if n.endswith("weight") else 0.2 * torch.randn_like(p))
+            if n.endswith("in_proj_bias") or n.endswith("out_proj.bias"):
+                p.copy_(0.1 * torch.randn_like(p))
+    c, s = kw["num_channels"], kw["img_size"]
+    x = torch.randn(batch, c, s, s, dtype=torch.float64, requires_grad=True)
+    t = torch.tensor([3.0, 517.0, 999.0][:batch], dtype=torch.float64)
+    labels = None
+    if kw.get("num_classes", 0) > 0:
+        labels = torch.tensor([0, kw["num_classes"], 2][:batch], dtype=torch.long)  # one null label
+    out = model(x, t, labels)
+    w = torch.randn_like(out)
+    (out * w).sum().backward()
+
+    io = {"x": x.detach(), "t": t, "out": out.detach(), "w": w, "grad.x": x.grad}
+    if labels is not None:
+        io["labels"] = labels
+    params = dict(model.named_parameters())
+    saved = [n for n in GRAD_PARAMS if n in params]
+    assert len(saved) >= 15, saved
+    for n in saved:
+        io["grad." + n] = params[n].grad
+    meta = {"config": options_json(kw), "torch": torch.__version__, "generator": "scripts/make_unet_fixtures.py"}
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    paths = [os.path.join(out_dir, f"unet_{name}_state.safetensors"), os.path.join(out_dir, f"unet_{name}_io.safetensors")]
+    safetensors.torch.save_file(state, paths[0], metadata={"format": "pt"})
+    safetensors.torch.save_file({k: v.contiguous() for k, v in io.items()}, paths[1], metadata=meta)
+    for p in paths:
+        print(f"wrote {p} ({os.path.getsize(p)} bytes)")
+    print(f"  {name}: {count(model)} parameters, out {tuple(out.shape)}, |out| max {out.abs().max().item():.4g}")
+
+
+def write_seed_layout(path):
+    """The seed model's state_dict layout (1 image channel): names in order and shapes."""
+    seed = SeedUNet(num_channels=1)
+    layout = {"generator": "scripts/make_unet_fixtures.py", "torch": torch.__version__,
+              "in_channels": 1, "parameters": count(seed),
+              "state_dict": [[k, list(v.shape)] for k, v in seed.state_dict().items()]}
+    with open(path, "w") as f:
+        json.dump(layout, f, separators=(",", ":"))
+        f.write("\n")
+    print(f"wrote {path} ({os.path.getsize(path)} bytes)")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", required=True, help="output directory")
+    args = parser.parse_args()
+    torch.use_deterministic_algorithms(True)
+    check_defaults_are_the_seed()
+    os.makedirs(args.out, exist_ok=True)
+    write_seed_layout(os.path.join(args.out, "unet_seed_layout.json"))
+    for name, (seed, batch, kw) in CASES.items():
+        make_case(name, seed, batch, kw, args.out)
+
+
+if __name__ == "__main__":
+    main()
