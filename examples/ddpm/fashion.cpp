@@ -1,0 +1,3 @@
+#include "ddpm.hpp"
+
+int main(int argc, char** argv) { return run_ddpm(argc, argv, "fashion"); }
