@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs what the build needs, builds the whole test suite, the examples and the CUDA
-# sources (when nvcc is present) once, with AddressSanitizer + UBSan, and runs it with
-# CTest. That single sanitized run is what CI relies on: building the header-only
-# templates twice (plain and sanitized) would double CI time on 2 cores.
+# Installs what the build needs, builds the whole test suite and the CUDA sources (when
+# nvcc is present) once, with AddressSanitizer + UBSan, and the examples (plain, for their
+# smoke tests; LATENT_SANITIZE_EXAMPLES=ON sanitizes them too at ~3.5x their compile
+# time), and runs it all with CTest. That single sanitized run is what CI relies on:
+# building the header-only templates twice (plain and sanitized) would double CI time.
 #   LATENT_TEST_MODE=release   plain Release build instead (faster, no sanitizers)
 #   LATENT_JOBS=N              build/test parallelism (default: nproc)
 set -euo pipefail
