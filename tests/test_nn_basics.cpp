@@ -244,6 +244,27 @@ TEST_CASE("optim: EMA and gradient clipping", "[optim]") {
   ema.copy_to(copy);
   LATENT_REQUIRE_CLOSE(copy.weight, ema.state_dict()[0].second, 0, 0);
 
+  // Warm-up (diffusers' EMAModel): the first update copies, the n-th (n earlier updates)
+  // uses min(decay, (1 + n) / (10 + n)).
+  optim::EMA<double> warm(net, 0.5, /*warmup=*/true);
+  REQUIRE(warm.current_decay() == 0.0);
+  {
+    NoGradGuard no_grad;
+    net.weight.add_(1.0);
+  }
+  warm.update(net);
+  LATENT_REQUIRE_CLOSE(warm.state_dict()[0].second, net.weight, 0, 0);
+  REQUIRE(warm.current_decay() == Approx(2.0 / 11.0));
+  const auto before = warm.state_dict()[0].second.clone();
+  {
+    NoGradGuard no_grad;
+    net.weight.add_(1.0);
+  }
+  warm.update(net);
+  LATENT_REQUIRE_CLOSE(warm.state_dict()[0].second, before * (2.0 / 11.0) + net.weight * (9.0 / 11.0), 1e-14, 1e-14);
+  for (int k = 0; k < 20; ++k) warm.update(net);
+  REQUIRE(warm.current_decay() == 0.5);  // (1 + 22) / (10 + 22) > 0.5: capped at decay
+
   auto a = ones<double>({3}).requires_grad_(), b = ones<double>({4}).requires_grad_();
   (a * 3.0).sum().backward();
   (b * 4.0).sum().backward();

@@ -49,7 +49,7 @@ struct DdpmArgs {
   bool classes = false;
   double label_dropout = 0.1, guidance = 3.0;
   // sampling
-  bool sample_only = false, resume = false;
+  bool sample_only = false, resume = false, raw_weights = false;
   std::string sampler = "ddim";
   int64_t steps = 50, num_samples = 64, frame_every = 0;
   double eta = 0.0;
@@ -198,6 +198,7 @@ int run_ddpm(int argc, char** argv, const std::string& dataset) {
   app.add_option("--guidance", a.guidance, "classifier-free guidance scale when sampling with --classes")
       ->capture_default_str();
   app.add_flag("--sample", a.sample_only, "only sample from <out>/checkpoint.safetensors: grid and GIF");
+  app.add_flag("--raw-weights", a.raw_weights, "with --sample: the trained weights instead of their EMA");
   app.add_flag("--resume", a.resume, "continue training from <out>/checkpoint.safetensors");
   app.add_option("--sampler", a.sampler, "reverse process for sample grids")
       ->check(CLI::IsMember({"ddpm", "ddim"}))
@@ -215,7 +216,7 @@ int run_ddpm(int argc, char** argv, const std::string& dataset) {
   optim::AdamOptions adam = optim::AdamW<float>::defaults();
   adam.lr = a.lr;
   optim::AdamW<float> optimizer(model->parameters(), adam);
-  optim::EMA<float> ema(*model, a.ema_decay);
+  optim::EMA<float> ema(*model, a.ema_decay, /*warmup=*/true);
   Generator train_gen(a.common.seed + 1);
   std::cout << "U-Net: " << model->num_parameters() << " parameters, widths " << a.width << " x {";
   for (size_t i = 0; i < a.mults.size(); ++i) std::cout << (i ? "," : "") << a.mults[i];
@@ -230,7 +231,10 @@ int run_ddpm(int argc, char** argv, const std::string& dataset) {
     checkpoint.load(checkpoint_path);
     std::cout << "loaded " << checkpoint_path.string() << " (after epoch " << checkpoint.counters.at("epoch") << ")\n";
   }
-  ema.copy_to(*ema_model);
+  if (a.raw_weights)
+    ema_model->load_state_dict(model->state_dict(), true);
+  else
+    ema.copy_to(*ema_model);
 
   Generator sample_gen(a.common.seed + 2);
   const auto fixed_noise = randn<float>({a.num_samples, 1, 32, 32}, sample_gen);

@@ -1,8 +1,12 @@
 // Exponential moving average of a module's weights, as diffusion and GAN trainers use it
-// (timm's ModelEmaV2 / diffusers' EMAModel without warm-up): after each optimizer step,
-//   shadow = decay * shadow + (1 - decay) * param;  buffers are copied.
+// (timm's ModelEmaV2; diffusers' EMAModel with warmup = true): after each optimizer step,
+//   shadow = d * shadow + (1 - d) * param;  buffers are copied.
+// d = decay, or with warm-up diffusers' min(decay, (1 + n) / (10 + n)) after n earlier
+// updates (0 at the first): without it a 0.999 average still holds 37% of the initial
+// weights after 1000 steps, which makes early samples of a diffusion model pure noise.
 // copy_to(model) loads the averaged weights into a model of the same architecture.
 #pragma once
+#include <algorithm>
 #include <optional>
 
 #include "optimizer.hpp"
@@ -12,7 +16,7 @@ namespace latent::optim {
 template <typename T = float>
 class EMA {
  public:
-  EMA(const nn::Module<T>& model, double decay = 0.999) : decay_(decay) {
+  EMA(const nn::Module<T>& model, double decay = 0.999, bool warmup = false) : decay_(decay), warmup_(warmup) {
     LATENT_CHECK(decay >= 0 && decay <= 1, "EMA: decay must be in [0, 1], got ", decay);
     NoGradGuard no_grad;
     for (auto& [name, t] : model.state_dict()) shadow_.emplace_back(name, t.detach().clone());
@@ -21,6 +25,7 @@ class EMA {
     NoGradGuard no_grad;
     auto params = model.named_parameters();
     auto state = model.state_dict();
+    const double d = current_decay();
     LATENT_CHECK(state.size() == shadow_.size(), "EMA.update: the model has ", state.size(), " tensors, the average ",
                  shadow_.size());
     for (size_t i = 0; i < state.size(); ++i) {
@@ -28,8 +33,8 @@ class EMA {
       LATENT_CHECK(state[i].first == name, "EMA.update: tensor ", i, " is '", state[i].first, "', expected '", name, "'");
       bool is_param = nn::detail::find_named(params, name) != params.end();
       if (is_param) {
-        avg.mul_(decay_);
-        avg.add_(state[i].second, 1.0 - decay_);
+        avg.mul_(d);
+        avg.add_(state[i].second, 1.0 - d);
       } else {
         avg.copy_(state[i].second);
       }
@@ -54,10 +59,19 @@ class EMA {
     if (updates) updates_ = *updates;
   }
   double decay() const { return decay_; }
+  bool warmup() const { return warmup_; }
+  // The decay the next update() uses.
+  double current_decay() const {
+    if (!warmup_) return decay_;
+    if (updates_ == 0) return 0.0;
+    const double n = static_cast<double>(updates_);
+    return std::min(decay_, (1 + n) / (10 + n));
+  }
   int64_t num_updates() const { return updates_; }
 
  private:
   double decay_;
+  bool warmup_ = false;
   int64_t updates_ = 0;
   nn::StateDict<T> shadow_;
 };
