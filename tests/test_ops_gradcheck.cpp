@@ -117,6 +117,22 @@ TEST_CASE("gradcheck: tanh, sigmoid, relu, leaky_relu, elu", "[gradcheck]") {
   check_grads(FN(elu(x[0], 0.5)), {signed_leaf({2, 3}, 97)});
 }
 
+TEST_CASE("gradcheck: gelu_backward; float gelu kernels against double", "[gradcheck]") {
+  check_grads(FN(gelu_backward(x[0], x[1])), {leaf({2, 3}, 110), leaf({2, 3}, 111, -3.0, 3.0)});
+  // Third order of gelu runs through gelu_backward's own backward.
+  check_grads(FN(autograd::grad<double>({gelu(x[0]).sum()}, {x[0]}, {}, std::nullopt, true)[0].square().sum()),
+              {leaf({5}, 112, -3.0, 3.0)});
+  // The vectorised float path (contiguous) and the scalar one (strided) against double.
+  auto xd = linspace<double>(-9, 9, 3001);
+  auto gd = cos(xd) + 1.5;
+  auto xf = xd.template to<float>(), gf = gd.template to<float>();
+  auto strided_x = xf.reshape({3001, 1}).expand({3001, 2}).select(1, 1);
+  for (const auto& input : {xf, strided_x}) {
+    LATENT_REQUIRE_CLOSE(gelu(input).template to<double>(), gelu(xd), 1e-5, 1e-6);
+    LATENT_REQUIRE_CLOSE(gelu_backward(gf, input).template to<double>(), gelu_backward(gd, xd), 1e-5, 1e-6);
+  }
+}
+
 TEST_CASE("gradcheck: gelu, silu, softplus", "[gradcheck]") {
   check_grads(FN(gelu(x[0])), {leaf({2, 3}, 100, -3.0, 3.0)});
   check_grads(FN(gelu(x[0], "tanh")), {leaf({2, 3}, 101, -3.0, 3.0)});

@@ -4,6 +4,7 @@
 #pragma once
 #include <cmath>
 
+#include "../backend/cpu/activation.hpp"
 #include "view.hpp"
 
 namespace latent {
@@ -359,6 +360,7 @@ template <typename T> Tensor<T> elu(const Tensor<T>& x, double alpha = 1.0) {
     return mul(g, where(pos, ones<T>(Shape{}, g.device()), mul(exp(xv), alpha)));
   });
 }
+template <typename T> Tensor<T> gelu_backward(const Tensor<T>& g, const Tensor<T>& x);
 // gelu exact: x Phi(x); derivative Phi(x) + x phi(x). "tanh": the tanh approximation.
 template <typename T> Tensor<T> gelu(const Tensor<T>& x, const std::string& approximate = "none") {
   if (approximate == "tanh") {
@@ -367,12 +369,54 @@ template <typename T> Tensor<T> gelu(const Tensor<T>& x, const std::string& appr
     return mul(mul(x, add(tanh(inner), 1.0)), 0.5);
   }
   LATENT_CHECK(approximate == "none", "gelu: approximate must be 'none' or 'tanh', got '", approximate, "'");
-  return unary_with_input("gelu", x, [](T v) { return T(0.5) * v * (T(1) + std::erf(v * T(0.70710678118654752))); },
-                          [](const Tensor<T>& g, const Tensor<T>& xv) {
-    auto cdf = mul(add(erf(mul(xv, 0.7071067811865476)), 1.0), 0.5);
-    auto pdf = mul(exp(mul(mul(xv, xv), -0.5)), 0.3989422804014327);
-    return mul(g, add(cdf, mul(xv, pdf)));
+  Tensor<T> out;
+  if constexpr (std::is_same_v<T, float>) {
+    detail::check_defined("gelu", x);
+    if (x.is_cpu() && x.is_contiguous()) {
+      out = Tensor<T>::empty(x.shape(), x.device());
+      cpu::gelu_f32(x.data(), out.data(), x.numel());
+    }
+  }
+  if (!out.defined())
+    out = detail::map_unary("gelu", x, [](T v) { return T(0.5) * v * (T(1) + std::erf(v * T(0.70710678118654752))); });
+  autograd::record("gelu", out, {&x}, [sx = autograd::SavedVariable<T>(x, false)](const Tensor<T>& g,
+                                                                                  autograd::NeedsMask) {
+    return detail::Grads<T>{gelu_backward(g, sx.unpack("gelu"))};
   });
+  return out;
+}
+// gelu's gradient g (Phi(x) + x phi(x)) in one pass. Its own gradient: d/dg is the same
+// factor (gelu_backward again), d/dx = g phi(x) (2 - x^2), so every order differentiates.
+template <typename T> Tensor<T> gelu_backward(const Tensor<T>& g, const Tensor<T>& x) {
+  Tensor<T> out;
+  if constexpr (std::is_same_v<T, float>) {
+    detail::check_defined("gelu_backward", g);
+    detail::check_defined("gelu_backward", x);
+    if (g.is_cpu() && x.is_cpu() && g.shape() == x.shape() && g.is_contiguous() && x.is_contiguous()) {
+      out = Tensor<T>::empty(x.shape(), x.device());
+      cpu::gelu_backward_f32(g.data(), x.data(), out.data(), x.numel());
+    }
+  }
+  if (!out.defined())
+    out = detail::map_binary("gelu_backward", g, x, [](T gv, T xv) {
+      const T cdf = T(0.5) * (T(1) + std::erf(xv * T(0.70710678118654752)));
+      const T pdf = std::exp(T(-0.5) * xv * xv) * T(0.39894228040143268);
+      return gv * (cdf + xv * pdf);
+    });
+  autograd::record("gelu_backward", out, {&g, &x},
+                   [sg = autograd::SavedVariable<T>(g, false), sx = autograd::SavedVariable<T>(x, false),
+                    shape_g = g.shape(), shape_x = x.shape()](const Tensor<T>& gg, autograd::NeedsMask m) {
+    detail::Grads<T> r(2);
+    Tensor<T> xv = sx.unpack("gelu_backward");
+    if (autograd::needs(m, 0)) r[0] = sum_to(gelu_backward(gg, xv), shape_g);
+    if (autograd::needs(m, 1)) {
+      auto pdf = mul(exp(mul(mul(xv, xv), -0.5)), 0.3989422804014327);
+      auto curvature = mul(pdf, rsub(2.0, mul(xv, xv)));
+      r[1] = sum_to(mul(mul(gg, sg.unpack("gelu_backward")), curvature), shape_x);
+    }
+    return r;
+  });
+  return out;
 }
 // silu: x sigmoid(x); derivative s (1 + x (1 - s)).
 template <typename T> Tensor<T> silu(const Tensor<T>& x) {
