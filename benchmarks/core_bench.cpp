@@ -4,7 +4,7 @@
 //
 //   core_bench [--threads 1,2] [--workloads gemm_f32,add_f32,chain_f32,mlp_fwd_bwd,mlp_fwd,mlp_gemms,tiny_add,tiny_autograd,
 //                          conv_d,convT_g1,convT_g2,conv_unet,bn2d,groupnorm,maxpool,upsample,adam_1m,
-//                          gan_parabola,gan_dcgan]
+//                          gan_parabola,gan_dcgan,unet_train,unet_sample]
 //              [--gemm-sizes 256,512,1024,2048] [--min-time 0.3] [--reps 5]
 //              [--fixed-iters N]   (N calls per repetition: for perf/valgrind runs)
 //              [--config]          (first print the GEMM backend and SIMD set as '# ' lines)
@@ -50,7 +50,22 @@
 //                (G: Linear, BatchNorm2d, 2 ConvTranspose2d, Conv2d; D: 4 Conv2d blocks with
 //                LeakyReLU, Dropout2d and BatchNorm2d(eps 0.8), Linear, Sigmoid); Adam lr 2e-4,
 //                betas (0.5, 0.999); R3's N(0, 0.02) init.
+//   Diffusion U-Net (issue 5): RECIPES R10's model, diffusion::UNet<float> with
+//   UNetOptions{.in_channels = 1, .image_size = 32} (base 64, mults {1,2,4,4}, attention at
+//   every resolution, 4 heads, time dim 256, GroupNorm(1); 20,188,801 parameters; the peers
+//   build the course's seed UNet(num_channels=1, img_size=32)), default init. Microseconds
+//   per step, size = batch.
+//   unet_train   one training step at batch 8: x (8,1,32,32) ~ N(0,1) fixed outside the timed
+//                region; per step t ~ randint(1, 1000) (8) and noise ~ N(0,1) (8,1,32,32)
+//                (as the seed), loss = mse(model(x, t), noise), backward, AdamW(lr 1e-3,
+//                weight decay 1e-2) step, zero_grad.
+//   unet_sample  one sampling step at batch 16 without autograd (NoGradGuard; torch:
+//                inference_mode, model.eval() as the seed's sampler): eps = model(x, t) at
+//                t = 500 for the whole batch, then the seed's DDPM update (R9)
+//                x = (x - (1 - a_t) / sqrt(1 - abar_t) eps) / sqrt(a_t) + sqrt(beta_t) z,
+//                z ~ N(0,1): latent's DDPMScheduler(recipe_r9()).step. x is fixed (16,1,32,32).
 #include <CLI/CLI.hpp>
+#include <latent/diffusion.hpp>
 #include <latent/gan.hpp>
 #include <latent/latent.hpp>
 #include <latent/nn.hpp>
@@ -186,8 +201,8 @@ int main(int argc, char** argv) {
   app.add_option("--gemm-sizes", gemm_sizes, "square GEMM sizes")->delimiter(',');
   app.add_option("--workloads", workloads,
                  "subset of gemm_f32,add_f32,chain_f32,mlp_fwd_bwd,mlp_fwd,mlp_gemms,tiny_add,tiny_autograd,"
-                 "conv_d,convT_g1,convT_g2,conv_unet,bn2d,groupnorm,maxpool,upsample,adam_1m,gan_parabola,gan_dcgan "
-                 "(default: all)")
+                 "conv_d,convT_g1,convT_g2,conv_unet,bn2d,groupnorm,maxpool,upsample,adam_1m,gan_parabola,gan_dcgan,"
+                 "unet_train,unet_sample (default: all)")
       ->delimiter(',');
   app.add_option("--min-time", opt.min_time, "seconds per figure (all repetitions)");
   app.add_option("--reps", opt.reps, "repetitions per figure (median reported)");
@@ -346,6 +361,40 @@ int main(int argc, char** argv) {
       adam.lr = 2e-4;
       adam.beta1 = 0.5;
       bench_gan("gan_dcgan", G, D, real, 100, adam, opt, nt);
+    }
+    const diffusion::UNetOptions unet_options{.in_channels = 1, .image_size = 32};  // R10 at 32x32, 1 channel
+    if (bench::selected(workloads, "unet_train")) {
+      manual_seed(12);
+      diffusion::UNet<float> model(unet_options);
+      optim::AdamOptions adamw = optim::AdamW<float>::defaults();  // weight decay 1e-2, as torch's AdamW
+      adamw.lr = 1e-3;                                              // R9
+      optim::AdamW<float> optimizer(model.parameters(), adamw);
+      const int64_t n = 8;
+      auto x = randn<float>({n, 1, 32, 32});
+      auto t = bench::time_it([&] {
+        auto ts = randint<int64_t>(1, 1000, {n});  // the seed's randint(low=1, high=noise_steps)
+        auto noise = randn<float>({n, 1, 32, 32});
+        auto loss = F::mse_loss(model(x, ts), noise);
+        loss.backward();
+        optimizer.step();
+        optimizer.zero_grad();
+      }, opt);
+      bench::report(lib, "unet_train", n, nt, "us", t.median_s * 1e6, t);
+    }
+    if (bench::selected(workloads, "unet_sample")) {
+      manual_seed(13);
+      diffusion::UNet<float> model(unet_options);
+      model.eval();
+      diffusion::DDPMScheduler<float> scheduler(diffusion::DDPMSchedulerOptions::recipe_r9());
+      const int64_t n = 16, step_t = 500;
+      auto x = randn<float>({n, 1, 32, 32});
+      auto ts = full<int64_t>({n}, step_t);
+      TensorF prev;
+      auto t = bench::time_it([&] {
+        NoGradGuard no_grad;
+        prev = scheduler.step(model(x, ts), step_t, x).prev_sample;
+      }, opt);
+      bench::report(lib, "unet_sample", n, nt, "us", t.median_s * 1e6, t);
     }
   }
   return 0;

@@ -22,7 +22,7 @@ LINE = re.compile(r"^BENCH (.*)$")
 HIGHER_IS_BETTER = {"gflops", "gbps"}
 WORKLOAD_ORDER = ["gemm_f32", "add_f32", "chain_f32", "mlp_fwd_bwd", "mlp_fwd", "mlp_gemms", "tiny_add", "tiny_autograd",
                   "conv_d", "convT_g1", "convT_g2", "conv_unet", "bn2d", "groupnorm", "maxpool", "upsample", "adam_1m",
-                  "gan_parabola", "gan_dcgan"]
+                  "gan_parabola", "gan_dcgan", "unet_train", "unet_sample"]
 METRIC_LABEL = {"gflops": "GFLOP/s", "gbps": "GB/s", "us": "us"}
 
 
@@ -118,6 +118,13 @@ def targets(data, suspects=()):
     for t in threads:
         r = med(("gan_dcgan", 64, t, "us"), "torch")
         out.append((f"DCGAN step, {t} thread(s): at least as fast as torch (>= 1.00)", r, r is not None and r >= 1.0))
+    # Diffusion U-Net (issue 5): R10's model at 32x32, training step at batch 8 and sampling
+    # step (forward without autograd + DDPM update) at batch 16.
+    for w, size, label in (("unet_train", 8, "U-Net training step (batch 8)"),
+                           ("unet_sample", 16, "U-Net sampling step (batch 16)")):
+        for t in threads:
+            r = med((w, size, t, "us"), "torch")
+            out.append((f"{label}, {t} thread(s): at least as fast as torch (>= 1.00)", r, r is not None and r >= 1.0))
     return out
 
 

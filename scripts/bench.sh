@@ -8,7 +8,8 @@
 #
 # Without --workloads each program runs all of its workloads (the list is in
 # benchmarks/core_bench.cpp), among them the GAN training steps gan_parabola (R2, batch 512)
-# and gan_dcgan (R3, batch 64); the LibTorch peer has no layer workloads (conv_d ... adam_1m).
+# and gan_dcgan (R3, batch 64), and the diffusion U-Net steps unet_train (R10, batch 8) and
+# unet_sample (batch 16); the LibTorch peer has no layer workloads (conv_d ... adam_1m).
 #
 # Steps: install the Debian packages the build needs (scripts/install_deps.sh); build
 # benchmarks/core_bench (Release, -O3 -march=native) in build/bench; create or reuse the
@@ -36,7 +37,7 @@ while (($#)); do
     --reps) reps=$2; shift 2 ;;
     --workloads) workloads=$2; shift 2 ;;
     --gemm-sizes) gemm_sizes=$2; shift 2 ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done

@@ -4,7 +4,7 @@
 // shipped inside the torch wheel (see scripts/bench.sh).
 //
 //   libtorch_bench [--threads 1,2] [--workloads gemm_f32,add_f32,chain_f32,mlp_fwd_bwd,mlp_fwd,mlp_gemms,tiny_add,tiny_autograd,
-//                                   gan_parabola,gan_dcgan]
+//                                   gan_parabola,gan_dcgan,unet_train,unet_sample]
 //                  [--gemm-sizes 256,512,1024,2048] [--min-time 0.3] [--reps 5]
 //              [--fixed-iters N]   (N calls per repetition: for perf/valgrind runs)
 #include <ATen/ATen.h>
@@ -119,6 +119,148 @@ void gan_step(torch::nn::Sequential& G, torch::nn::Sequential& D, torch::optim::
   stats.push_back(g_loss.item<double>());
 }
 
+// The course's seed U-Net (RECIPES R10) in LibTorch's C++ frontend, module for module as the
+// seed's Python (benchmarks/peers/torch_bench.py: SeedUNet): same layers, widths, GELU,
+// GroupNorm(1), bias-free 3x3 convolutions, bilinear align_corners upsampling and 4-head
+// MultiheadAttention with need_weights (the seed's default). The C++ MultiheadAttention has no
+// batch_first: the (N, L, E) tokens are transposed to (L, N, E) around it.
+namespace seed {
+namespace nn = torch::nn;
+
+struct ResNetBlockImpl : nn::Module {
+  ResNetBlockImpl(int64_t in, int64_t out, int64_t mid = 0, bool residual = false) : residual(residual) {
+    if (mid == 0) mid = out;
+    conv_stack = register_module(
+        "conv_stack", nn::Sequential(nn::Conv2d(nn::Conv2dOptions(in, mid, 3).padding(1).bias(false)),
+                                     nn::GroupNorm(1, mid), nn::GELU(),
+                                     nn::Conv2d(nn::Conv2dOptions(mid, out, 3).padding(1).bias(false)),
+                                     nn::GroupNorm(1, out)));
+  }
+  at::Tensor forward(const at::Tensor& x) {
+    return residual ? at::gelu(x + conv_stack->forward(x)) : conv_stack->forward(x);
+  }
+  bool residual;
+  nn::Sequential conv_stack{nullptr};
+};
+TORCH_MODULE(ResNetBlock);
+
+// The seed's ResizeBlock: x + Linear(SiLU(t)) broadcast over H x W (by repeat, as the seed).
+struct ResizeBlock : nn::Module {
+  ResizeBlock(int64_t out, int64_t emb_dim) {
+    emb_projection = register_module("emb_projection", nn::Sequential(nn::SiLU(), nn::Linear(emb_dim, out)));
+  }
+  at::Tensor add_emb(const at::Tensor& x, const at::Tensor& t) {
+    auto emb = emb_projection->forward(t).unsqueeze(-1).unsqueeze(-1).repeat({1, 1, x.size(-2), x.size(-1)});
+    return x + emb;
+  }
+  nn::Sequential emb_projection{nullptr};
+};
+
+struct DownImpl : ResizeBlock {
+  DownImpl(int64_t in, int64_t out, int64_t emb_dim = 256) : ResizeBlock(out, emb_dim) {
+    maxpool_conv = register_module("maxpool_conv", nn::Sequential(nn::MaxPool2d(2), ResNetBlock(in, in, 0, true),
+                                                                  ResNetBlock(in, out)));
+  }
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& t) { return add_emb(maxpool_conv->forward(x), t); }
+  nn::Sequential maxpool_conv{nullptr};
+};
+TORCH_MODULE(Down);
+
+struct UpImpl : ResizeBlock {
+  UpImpl(int64_t in, int64_t out, int64_t emb_dim = 256) : ResizeBlock(out, emb_dim) {
+    up = register_module("up", nn::Upsample(nn::UpsampleOptions()
+                                                .scale_factor(std::vector<double>{2.0, 2.0})
+                                                .mode(torch::kBilinear)
+                                                .align_corners(true)));
+    conv = register_module("conv", nn::Sequential(ResNetBlock(in, in, 0, true), ResNetBlock(in, out, in / 2)));
+  }
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& skip, const at::Tensor& t) {
+    auto h = at::cat({skip, up->forward(x)}, 1);
+    return add_emb(conv->forward(h), t);
+  }
+  nn::Upsample up{nullptr};
+  nn::Sequential conv{nullptr};
+};
+TORCH_MODULE(Up);
+
+struct SelfAttentionImpl : nn::Module {
+  SelfAttentionImpl(int64_t channels, int64_t size) : channels(channels), size(size) {
+    mha = register_module("mha", nn::MultiheadAttention(nn::MultiheadAttentionOptions(channels, 4)));
+    ln = register_module("ln", nn::LayerNorm(nn::LayerNormOptions({channels})));
+    mlp = register_module("mlp", nn::Sequential(nn::LayerNorm(nn::LayerNormOptions({channels})),
+                                                nn::Linear(channels, channels), nn::GELU(),
+                                                nn::Linear(channels, channels)));
+  }
+  at::Tensor forward(const at::Tensor& input) {
+    auto x = input.view({-1, channels, size * size}).swapaxes(1, 2);  // (N, L, C)
+    auto x_ln = ln->forward(x).transpose(0, 1);                        // (L, N, C)
+    auto attention_value = std::get<0>(mha->forward(x_ln, x_ln, x_ln)).transpose(0, 1);
+    attention_value = attention_value + x;
+    attention_value = mlp->forward(attention_value) + attention_value;
+    return attention_value.swapaxes(2, 1).view({-1, channels, size, size});
+  }
+  int64_t channels, size;
+  nn::MultiheadAttention mha{nullptr};
+  nn::LayerNorm ln{nullptr};
+  nn::Sequential mlp{nullptr};
+};
+TORCH_MODULE(SelfAttention);
+
+struct UNetImpl : nn::Module {
+  UNetImpl(int64_t num_channels = 3, int64_t img_size = 64, int64_t time_embed_dim = 256)
+      : time_dim(time_embed_dim) {
+    inc = register_module("inc", ResNetBlock(num_channels, 64));
+    down1 = register_module("down1", Down(64, 128));
+    sa1 = register_module("sa1", SelfAttention(128, img_size / 2));
+    down2 = register_module("down2", Down(128, 256));
+    sa2 = register_module("sa2", SelfAttention(256, img_size / 4));
+    down3 = register_module("down3", Down(256, 256));
+    sa3 = register_module("sa3", SelfAttention(256, img_size / 8));
+    conv_bottleneck = register_module("conv_bottleneck",
+                                      nn::Sequential(ResNetBlock(256, 512), SelfAttention(512, img_size / 8),
+                                                     ResNetBlock(512, 256)));
+    up1 = register_module("up1", Up(512, 128));
+    sa4 = register_module("sa4", SelfAttention(128, img_size / 4));
+    up2 = register_module("up2", Up(256, 64));
+    sa5 = register_module("sa5", SelfAttention(64, img_size / 2));
+    up3 = register_module("up3", Up(128, 64));
+    sa6 = register_module("sa6", SelfAttention(64, img_size));
+    outc = register_module("outc", nn::Conv2d(nn::Conv2dOptions(64, num_channels, 1)));
+  }
+  // The seed's pos_encoding: pe[:, 0::2] = sin(t f), pe[:, 1::2] = cos(t f), t (N, 1).
+  at::Tensor pos_encoding(const at::Tensor& t) {
+    auto pe = at::zeros({t.size(0), time_dim});
+    auto div_factors = at::exp(at::arange(0, time_dim, 2) * (-std::log(10000.0) / double(time_dim)));
+    using at::indexing::None;
+    using at::indexing::Slice;
+    pe.index_put_({Slice(), Slice(0, None, 2)}, at::sin(t * div_factors));
+    pe.index_put_({Slice(), Slice(1, None, 2)}, at::cos(t * div_factors));
+    return pe;
+  }
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& timesteps) {
+    auto t = pos_encoding(timesteps.unsqueeze(-1).to(at::kFloat));
+    auto x1 = inc->forward(x);
+    auto x2 = sa1->forward(down1->forward(x1, t));
+    auto x3 = sa2->forward(down2->forward(x2, t));
+    auto x4 = sa3->forward(down3->forward(x3, t));
+    x4 = conv_bottleneck->forward(x4);
+    auto h = sa4->forward(up1->forward(x4, x3, t));
+    h = sa5->forward(up2->forward(h, x2, t));
+    h = sa6->forward(up3->forward(h, x1, t));
+    return outc->forward(h);
+  }
+  int64_t time_dim;
+  ResNetBlock inc{nullptr};
+  Down down1{nullptr}, down2{nullptr}, down3{nullptr};
+  SelfAttention sa1{nullptr}, sa2{nullptr}, sa3{nullptr}, sa4{nullptr}, sa5{nullptr}, sa6{nullptr};
+  nn::Sequential conv_bottleneck{nullptr};
+  Up up1{nullptr}, up2{nullptr}, up3{nullptr};
+  nn::Conv2d outc{nullptr};
+};
+TORCH_MODULE(UNet);
+
+}  // namespace seed
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -131,7 +273,7 @@ int main(int argc, char** argv) {
   app.add_option("--gemm-sizes", gemm_sizes, "square GEMM sizes")->delimiter(',');
   app.add_option("--workloads", workloads,
                  "subset of gemm_f32,add_f32,chain_f32,mlp_fwd_bwd,mlp_fwd,mlp_gemms,tiny_add,tiny_autograd,"
-                 "gan_parabola,gan_dcgan (default: all)")
+                 "gan_parabola,gan_dcgan,unet_train,unet_sample (default: all)")
       ->delimiter(',');
   app.add_option("--min-time", opt.min_time, "seconds per figure (all repetitions)");
   app.add_option("--reps", opt.reps, "repetitions per figure (median reported)");
@@ -232,6 +374,46 @@ int main(int argc, char** argv) {
       torch::optim::Adam opt_g(G->parameters(), adam), opt_d(D->parameters(), adam);
       auto t = bench::time_it([&] { gan_step(G, D, opt_g, opt_d, real, 100, stats); }, opt);
       bench::report(lib, "gan_dcgan", 64, nt, "us", t.median_s * 1e6, t);
+    }
+    // Diffusion U-Net (issue 5), as torch_bench.py's unet_train and unet_sample.
+    if (bench::selected(workloads, "unet_train")) {
+      at::manual_seed(12);
+      seed::UNet model(1, 32);
+      torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(1e-3));  // weight decay 1e-2
+      const int64_t n = 8;
+      auto x = at::randn({n, 1, 32, 32});
+      auto t = bench::time_it([&] {
+        auto ts = at::randint(1, 1000, {n});
+        auto noise = at::randn_like(x);
+        auto loss = torch::nn::functional::mse_loss(model->forward(x, ts), noise);
+        loss.backward();
+        optimizer.step();
+        optimizer.zero_grad();  // set_to_none = true
+      }, opt);
+      bench::report(lib, "unet_train", n, nt, "us", t.median_s * 1e6, t);
+    }
+    if (bench::selected(workloads, "unet_sample")) {
+      at::manual_seed(13);
+      seed::UNet model(1, 32);
+      model->eval();
+      // The seed's linear schedule and update at timestep i (> 1: noise drawn).
+      auto beta_all = at::linspace(1e-4, 0.02, 1000), alpha_all = 1.0 - beta_all;
+      auto alpha_hat_all = at::cumprod(alpha_all, 0);
+      const int64_t n = 16, i = 500;
+      auto x = at::randn({n, 1, 32, 32});
+      at::Tensor prev;
+      auto t = bench::time_it([&] {
+        c10::InferenceMode guard;
+        auto ts = (at::ones({n}) * i).to(at::kLong);
+        auto predicted_noise = model->forward(x, ts);
+        auto alpha = alpha_all.index({ts}).view({n, 1, 1, 1});
+        auto alpha_hat = alpha_hat_all.index({ts}).view({n, 1, 1, 1});
+        auto beta = beta_all.index({ts}).view({n, 1, 1, 1});
+        auto noise = at::randn_like(x);
+        prev = 1 / at::sqrt(alpha) * (x - ((1 - alpha) / at::sqrt(1 - alpha_hat)) * predicted_noise) +
+               at::sqrt(beta) * noise;
+      }, opt);
+      bench::report(lib, "unet_sample", n, nt, "us", t.median_s * 1e6, t);
     }
   }
   return 0;

@@ -7,7 +7,11 @@ method (benchmarks/bench_harness.hpp, mirrored below), printing `BENCH lib=torch
 
 Workloads: gemm_f32, add_f32, chain_f32, mlp_fwd_bwd, mlp_fwd, mlp_gemms, tiny_add, tiny_autograd,
 conv_d, convT_g1, convT_g2, conv_unet, bn2d, groupnorm, maxpool, upsample, adam_1m, gan_parabola,
-gan_dcgan (default: all; see core_bench.cpp for what each one times).
+gan_dcgan, unet_train, unet_sample (default: all; see core_bench.cpp for what each one times).
+
+The U-Net workloads build the course's seed U-Net, copied verbatim below from
+scripts/make_unet_fixtures.py (which checks it against latent's UNet; importing that script
+would pull in safetensors), with num_channels=1, img_size=32.
 
 --config prints what torch uses on this machine (BLAS, CPU capability, threads) as
 `# `-prefixed lines before the figures.
@@ -17,6 +21,8 @@ import statistics
 import time
 
 import torch
+import torch.nn as nn
+import torch.nn.functional as F
 
 ELEMENTWISE_N = 1 << 20
 TINY_N = 64
@@ -147,6 +153,206 @@ def gan_step(G, D, opt_g, opt_d, real, latent_dim):
     return step
 
 
+# ---------------------------------------------------------------------------------------
+# The seed's U-Net (RECIPES R10), verbatim from scripts/make_unet_fixtures.py (itself a
+# verbatim copy of the seed, seeds/000_00095be0b762dde9.txt, lines 1688-1925).
+# ---------------------------------------------------------------------------------------
+class SeedResNetBlock(nn.Module):
+    def __init__(self, in_features, out_features, mid_features=None, residual=False):
+        super().__init__()
+        self.residual = residual
+        if not mid_features:
+            mid_features = out_features
+        self.conv_stack = nn.Sequential(
+            nn.Conv2d(in_features, mid_features, kernel_size=3, padding=1, bias=False),
+            nn.GroupNorm(1, mid_features),
+            nn.GELU(),
+            nn.Conv2d(mid_features, out_features, kernel_size=3, padding=1, bias=False),
+            nn.GroupNorm(1, out_features),
+        )
+
+    def forward(self, x):
+        if self.residual:
+            return F.gelu(x + self.conv_stack(x))
+        else:
+            return self.conv_stack(x)
+
+
+class SeedResizeBlock(nn.Module):
+    def __init__(self, in_features, out_features, emb_dim):
+        super().__init__()
+        self.emb_projection = nn.Sequential(
+            nn.SiLU(),
+            nn.Linear(emb_dim, out_features),
+        )
+
+    def add_emb(self, x, t_vector):
+        emb = self.emb_projection(t_vector)
+        emb = emb[:, :, None, None].repeat(1, 1, x.shape[-2], x.shape[-1])
+        return x + emb
+
+    def forward(self, x):
+        pass
+
+
+class SeedDown(SeedResizeBlock):
+    def __init__(self, in_features, out_features, emb_dim=256):
+        super().__init__(in_features, out_features, emb_dim)
+        self.maxpool_conv = nn.Sequential(
+            nn.MaxPool2d(2),
+            SeedResNetBlock(in_features, in_features, residual=True),
+            SeedResNetBlock(in_features, out_features),
+        )
+
+    def forward(self, x, t):
+        x = self.maxpool_conv(x)
+        x = self.add_emb(x, t)
+        return x
+
+
+class SeedUp(SeedResizeBlock):
+    def __init__(self, in_features, out_features, emb_dim=256):
+        super().__init__(in_features, out_features, emb_dim)
+        self.up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)
+        self.conv = nn.Sequential(
+            SeedResNetBlock(in_features, in_features, residual=True),
+            SeedResNetBlock(in_features, out_features, in_features // 2),
+        )
+
+    def forward(self, x, skip_x, t):
+        x = self.up(x)
+        x = torch.cat([skip_x, x], dim=1)
+        x = self.conv(x)
+        x = self.add_emb(x, t)
+        return x
+
+
+class SeedSelfAttention(nn.Module):
+    def __init__(self, channels, size):
+        super().__init__()
+        self.channels = channels
+        self.size = size
+        self.mha = nn.MultiheadAttention(channels, num_heads=4, batch_first=True)
+        self.ln = nn.LayerNorm([channels])
+        self.mlp = nn.Sequential(
+            nn.LayerNorm([channels]),
+            nn.Linear(channels, channels),
+            nn.GELU(),
+            nn.Linear(channels, channels),
+        )
+
+    def forward(self, x):
+        x = x.view(-1, self.channels, self.size * self.size).swapaxes(1, 2)
+        x_ln = self.ln(x)
+        attention_value, _ = self.mha(x_ln, x_ln, x_ln)
+        attention_value = attention_value + x
+        attention_value = self.mlp(attention_value) + attention_value
+        return attention_value.swapaxes(2, 1).view(-1, self.channels, self.size, self.size)
+
+
+class SeedUNet(nn.Module):
+    def __init__(self, num_channels=3, img_size=64, time_embed_dim=256):
+        super().__init__()
+        self.num_channels = num_channels
+        self.time_dim = time_embed_dim
+        self.img_size = img_size
+        self.inc = SeedResNetBlock(num_channels, 64)
+        self.down1 = SeedDown(64, 128)
+        self.sa1 = SeedSelfAttention(128, img_size // 2)
+        self.down2 = SeedDown(128, 256)
+        self.sa2 = SeedSelfAttention(256, img_size // 4)
+        self.down3 = SeedDown(256, 256)
+        self.sa3 = SeedSelfAttention(256, img_size // 8)
+        self.conv_bottleneck = nn.Sequential(
+            SeedResNetBlock(256, 512),
+            SeedSelfAttention(512, img_size // 8),
+            SeedResNetBlock(512, 256),
+        )
+        self.up1 = SeedUp(512, 128)
+        self.sa4 = SeedSelfAttention(128, img_size // 4)
+        self.up2 = SeedUp(256, 64)
+        self.sa5 = SeedSelfAttention(64, img_size // 2)
+        self.up3 = SeedUp(128, 64)
+        self.sa6 = SeedSelfAttention(64, img_size)
+        self.outc = nn.Conv2d(64, num_channels, kernel_size=1)
+
+    def pos_encoding(self, t):
+        pe = torch.zeros(t.shape[0], self.time_dim).to(t.device)
+        div_factors = torch.exp(
+            torch.arange(0, self.time_dim, 2) * (-torch.log(torch.as_tensor(10000.0)) / self.time_dim)
+        ).to(t.device)
+        pe[:, 0::2] = torch.sin(t * div_factors)
+        pe[:, 1::2] = torch.cos(t * div_factors)
+        return pe
+
+    def forward(self, x, t):
+        t = t.unsqueeze(-1).type(torch.float).to(x)
+        t = self.pos_encoding(t)
+        x1 = self.inc(x)
+        x2 = self.down1(x1, t)
+        x2 = self.sa1(x2)
+        x3 = self.down2(x2, t)
+        x3 = self.sa2(x3)
+        x4 = self.down3(x3, t)
+        x4 = self.sa3(x4)
+        x4 = self.conv_bottleneck(x4)
+        x = self.up1(x4, x3, t)
+        x = self.sa4(x)
+        x = self.up2(x, x2, t)
+        x = self.sa5(x)
+        x = self.up3(x, x1, t)
+        x = self.sa6(x)
+        output = self.outc(x)
+        return output
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def seed_ddpm_schedule(noise_steps=1000, beta_start=1e-4, beta_end=0.02):
+    """The seed's linear schedule (RECIPES R9): beta, alpha = 1 - beta, alpha_hat = cumprod."""
+    beta = torch.linspace(beta_start, beta_end, noise_steps)
+    alpha = 1.0 - beta
+    return beta, alpha, torch.cumprod(alpha, dim=0)
+
+
+def unet_train_step(model, opt, x, noise_steps=1000):
+    """One training step as core_bench.cpp's unet_train: t ~ randint(1, noise_steps) and the
+    noise target drawn per step, mse(model(x, t), noise), backward, AdamW step, zero_grad."""
+    n = x.shape[0]
+
+    def step():
+        t = torch.randint(low=1, high=noise_steps, size=(n,))
+        noise = torch.randn_like(x)
+        loss = F.mse_loss(model(x, t), noise)
+        loss.backward()
+        opt.step()
+        opt.zero_grad()  # set_to_none=True, as latent's zero_grad()
+
+    return step
+
+
+def unet_sample_step(model, x, i, noise_steps=1000):
+    """One step of the seed's sampling loop at timestep i (> 1, so noise is drawn), under
+    inference_mode, with the seed's update x = 1/sqrt(alpha) (x - (1 - alpha)/sqrt(1 - alpha_hat)
+    eps) + sqrt(beta) z. x is not updated in place: every call does the same work."""
+    beta_all, alpha_all, alpha_hat_all = seed_ddpm_schedule(noise_steps)
+    n = x.shape[0]
+
+    def step():
+        with torch.inference_mode():
+            t = (torch.ones(n) * i).long()
+            predicted_noise = model(x, t)
+            alpha = alpha_all[t][:, None, None, None]
+            alpha_hat = alpha_hat_all[t][:, None, None, None]
+            beta = beta_all[t][:, None, None, None]
+            noise = torch.randn_like(x) if i > 1 else torch.zeros_like(x)
+            return 1 / torch.sqrt(alpha) * (x - ((1 - alpha) / (torch.sqrt(1 - alpha_hat))) * predicted_noise) \
+                + torch.sqrt(beta) * noise
+
+    return step
+
+
 def parse_list(s, conv=str):
     return [conv(v) for v in s.split(",") if v]
 
@@ -157,7 +363,7 @@ def main():
     ap.add_argument("--gemm-sizes", default="256,512,1024,2048")
     ap.add_argument("--workloads", default="", help="subset of gemm_f32,add_f32,chain_f32,mlp_fwd_bwd,mlp_fwd,mlp_gemms,tiny_add,"
                     "tiny_autograd,conv_d,convT_g1,convT_g2,conv_unet,bn2d,groupnorm,maxpool,upsample,adam_1m,"
-                    "gan_parabola,gan_dcgan (default: all)")
+                    "gan_parabola,gan_dcgan,unet_train,unet_sample (default: all)")
     ap.add_argument("--min-time", type=float, default=0.3)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--fixed-iters", type=int, default=0, help="calls per repetition, no calibration")
@@ -295,6 +501,21 @@ def main():
             t = time_it(gan_step(G, D, opt_g, opt_d, real, 100), args.min_time, args.reps,
                         fixed_iters=args.fixed_iters)
             report(lib, "gan_dcgan", 64, nt, "us", t["median_s"] * 1e6, t)
+        # Diffusion U-Net (issue 5): the seed's UNet(num_channels=1, img_size=32), default init.
+        if selected("unet_train"):
+            torch.manual_seed(12)
+            model = SeedUNet(num_channels=1, img_size=32)
+            opt = torch.optim.AdamW(model.parameters(), lr=1e-3)  # R9; torch's defaults otherwise
+            x = torch.randn(8, 1, 32, 32)
+            t = time_it(unet_train_step(model, opt, x), args.min_time, args.reps, fixed_iters=args.fixed_iters)
+            report(lib, "unet_train", 8, nt, "us", t["median_s"] * 1e6, t)
+        if selected("unet_sample"):
+            torch.manual_seed(13)
+            model = SeedUNet(num_channels=1, img_size=32)
+            model.eval()  # as the seed's sampler
+            x = torch.randn(16, 1, 32, 32)
+            t = time_it(unet_sample_step(model, x, 500), args.min_time, args.reps, fixed_iters=args.fixed_iters)
+            report(lib, "unet_sample", 16, nt, "us", t["median_s"] * 1e6, t)
 
 
 if __name__ == "__main__":
