@@ -1,6 +1,8 @@
 // softmax and log_softmax along a dim, numerically stable (the row maximum is subtracted
 // first). Backward: softmax dx = y (g - sum(g y)); log_softmax dx = g - exp(y) sum(g).
 #pragma once
+#include <Eigen/Core>
+
 #include "reduce.hpp"
 
 namespace latent {
@@ -17,6 +19,28 @@ Tensor<T> softmax_forward(const Tensor<T>& x, int d, bool log_space) {
   const T* src = L.data.data();
   T* dst = out.data();
   const int64_t R = L.R, inner = L.inner;
+  if (inner == 1) {
+    // Rows are contiguous (softmax over the last dim, as attention's): Eigen's packet exp,
+    // one exp per element. std::exp twice per element made this 40% of a U-Net sampling step.
+    parallel_for(L.outer, R * 4, [&](int64_t b, int64_t e) {
+      for (int64_t o = b; o < e; ++o) {
+        Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>> row(src + o * R, R);
+        Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> y(dst + o * R, R);
+        T mx = row.maxCoeff();
+        if (!std::isfinite(mx)) mx = std::isnan(mx) ? mx : T(0);
+        // Eigen's exp clamps its argument, so exp(-inf) (a masked score) would come out as
+        // the smallest normal number instead of 0; below the cutoff the result is 0.
+        constexpr T cutoff = std::is_same_v<T, float> ? T(-87) : T(-707);
+        y = (row - mx < cutoff).select(T(0), (row - mx).exp());
+        const T total = y.sum();
+        if (log_space)
+          y = row - (mx + std::log(total));
+        else
+          y *= T(1) / total;
+      }
+    });
+    return out;
+  }
   // reduce_layout kept the block layout (a single dim is always one block).
   parallel_for(L.outer * inner, R * 4, [&](int64_t b, int64_t e) {
     for (int64_t w = b; w < e; ++w) {
@@ -27,13 +51,13 @@ Tensor<T> softmax_forward(const Tensor<T>& x, int d, bool log_space) {
       for (int64_t r = 0; r < R; ++r) mx = std::max(mx, s[r * inner]);
       if (!std::isfinite(mx)) mx = std::isnan(mx) ? mx : T(0);
       T total = 0;
-      for (int64_t r = 0; r < R; ++r) total += std::exp(s[r * inner] - mx);
+      for (int64_t r = 0; r < R; ++r) total += (t[r * inner] = std::exp(s[r * inner] - mx));
       if (log_space) {
         T lse = mx + std::log(total);
         for (int64_t r = 0; r < R; ++r) t[r * inner] = s[r * inner] - lse;
       } else {
         T inv = T(1) / total;
-        for (int64_t r = 0; r < R; ++r) t[r * inner] = std::exp(s[r * inner] - mx) * inv;
+        for (int64_t r = 0; r < R; ++r) t[r * inner] *= inv;
       }
     }
   });
