@@ -9,8 +9,10 @@
 #        LATENT_VENV=/path/to/venv scripts/make_unet_fixtures.sh   # reuse a venv
 #
 # The virtual environment is handled as by scripts/make_fixtures.sh (default .venv in the
-# repository root; torch and safetensors installed when missing). The output is
-# deterministic for a given torch version (recorded in the files' metadata); commit it.
+# repository root; torch and safetensors installed when missing). The tensors are
+# deterministic for a given torch version (recorded in the files' metadata); the header's
+# metadata keys come out in a different order per run (safetensors serialises a hash
+# map), so regenerate only when the tensors should change, and commit the result.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/venv.sh
