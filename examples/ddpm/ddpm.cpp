@@ -80,22 +80,23 @@ diffusion::UNetOptions unet_options(const DdpmArgs& a) {
   return o;
 }
 
-// Training uses the DDPM scheduler's forward process; sampling either scheduler.
-diffusion::DDPMSchedulerOptions ddpm_options(const DdpmArgs& a) {
-  diffusion::DDPMSchedulerOptions o;
+// The schedule and prediction type both schedulers share. Training uses the DDPM
+// scheduler's forward process; sampling either scheduler.
+template <typename Options>
+Options scheduler_options(const DdpmArgs& a) {
+  Options o;
   o.num_train_timesteps = a.timesteps;
   o.beta_schedule = diffusion::parse_beta_schedule(a.schedule);
   o.prediction_type = diffusion::parse_prediction_type(a.prediction);
-  o.clip_sample = true;
-  o.clip_sample_range = 1.0;
   return o;
 }
 
+diffusion::DDPMSchedulerOptions ddpm_options(const DdpmArgs& a) {
+  return scheduler_options<diffusion::DDPMSchedulerOptions>(a);
+}
+
 diffusion::DDIMSchedulerOptions ddim_options(const DdpmArgs& a) {
-  diffusion::DDIMSchedulerOptions o;
-  o.num_train_timesteps = a.timesteps;
-  o.beta_schedule = diffusion::parse_beta_schedule(a.schedule);
-  o.prediction_type = diffusion::parse_prediction_type(a.prediction);
+  auto o = scheduler_options<diffusion::DDIMSchedulerOptions>(a);
   o.timestep_spacing = diffusion::TimestepSpacing::Trailing;  // ends at t = T - 1, as DDPM starts
   return o;
 }

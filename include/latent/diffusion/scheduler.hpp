@@ -91,7 +91,6 @@ class SchedulerBase {
   void set_timesteps(int64_t num_inference_steps) {
     timesteps_ = spaced_timesteps(num_train_timesteps(), num_inference_steps, spacing_, steps_offset_);
     num_inference_steps_ = num_inference_steps;
-    custom_timesteps_ = false;
   }
   // Any strictly descending list in [0, T) (diffusers' custom timesteps).
   void set_timesteps(const std::vector<int64_t>& timesteps) {
@@ -105,7 +104,6 @@ class SchedulerBase {
     }
     timesteps_ = timesteps;
     num_inference_steps_ = static_cast<int64_t>(timesteps.size());
-    custom_timesteps_ = true;
   }
 
   // The timestep after t in the list (-1 after the last): for spaced lists the gap is not
@@ -203,7 +201,6 @@ class SchedulerBase {
   int64_t steps_offset_;
   std::vector<int64_t> timesteps_;
   int64_t num_inference_steps_ = 0;
-  bool custom_timesteps_ = false;
 
  private:
   void check_batch(const char* op, const Tensor<T>& original, const Tensor<T>& noise, const IndexTensor& t) const {
