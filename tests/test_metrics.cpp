@@ -507,3 +507,43 @@ TEST_CASE("mode_coverage: errors for bad shapes and arguments", "[metrics]") {
   REQUIRE_ERROR(metrics::ring_mode_coverage(pts, data::GaussianRingOptions{.stddev = 0}),
                 Catch::Contains("ring_mode_coverage: the ring's stddev must be positive"));
 }
+
+TEST_CASE("ImageClassifier: PyTorch state_dict layout, features and logits, input checks", "[metrics]") {
+  metrics::ImageClassifier<float> clf;
+  // The names and shapes of the same model written as nn.Sequential in PyTorch:
+  // features = Sequential(Conv, BN, ReLU, MaxPool) x 3 + (Flatten, Linear, ReLU); head = (Dropout, Linear).
+  const std::vector<std::pair<std::string, Shape>> expected_params = {
+      {"features.0.weight", {32, 1, 3, 3}},  {"features.0.bias", {32}},   {"features.1.weight", {32}},
+      {"features.1.bias", {32}},             {"features.4.weight", {64, 32, 3, 3}}, {"features.4.bias", {64}},
+      {"features.5.weight", {64}},           {"features.5.bias", {64}},   {"features.8.weight", {128, 64, 3, 3}},
+      {"features.8.bias", {128}},            {"features.9.weight", {128}}, {"features.9.bias", {128}},
+      {"features.13.weight", {128, 2048}},   {"features.13.bias", {128}}, {"head.1.weight", {10, 128}},
+      {"head.1.bias", {10}}};
+  auto named = clf.named_parameters();
+  REQUIRE(named.size() == expected_params.size());
+  int64_t count = 0;
+  for (size_t i = 0; i < named.size(); ++i) {
+    CHECK(named[i].first == expected_params[i].first);
+    CHECK(named[i].second.shape() == expected_params[i].second);
+    count += named[i].second.numel();
+  }
+  CHECK(count == 356682);
+  auto state = clf.state_dict();
+  CHECK(std::any_of(state.begin(), state.end(), [](const auto& kv) { return kv.first == "features.9.running_var"; }));
+
+  clf.eval();
+  Generator gen(3);
+  TensorF x = rand<float>({5, 1, 32, 32}, gen) * 2.0f - 1.0f;
+  auto [features, logits] = clf.features_and_logits(x);
+  CHECK(features.shape() == Shape{5, 128});
+  CHECK(amin(features, {0, 1}).item() >= 0.0f);  // after the ReLU
+  CHECK(logits.shape() == Shape{5, 10});
+  CHECK(latent::testing::all_close(logits, clf(x), 0.0, 0.0));
+
+  metrics::ImageClassifier<float> wide({.in_channels = 3, .image_size = 64, .num_classes = 4});
+  CHECK(wide.forward(rand<float>({2, 3, 64, 64}, gen)).shape() == Shape{2, 4});
+  CHECK_THROWS_WITH(clf(rand<float>({2, 1, 28, 28}, gen)),
+                    Catch::Contains("ImageClassifier::forward") && Catch::Contains("(B, 1, 32, 32)") &&
+                        Catch::Contains("[2, 1, 28, 28]"));
+  CHECK_THROWS_WITH(metrics::ImageClassifier<float>({.image_size = 30}), Catch::Contains("multiple of 8"));
+}

@@ -12,25 +12,13 @@
 #include <latent/io.hpp>
 #include <latent/nn.hpp>
 
+#include "../common/dcgan.hpp"
 #include "../common/example.hpp"
 
 using namespace latent;
 using Net = std::shared_ptr<nn::Sequential<float>>;
 
 namespace {
-
-// R3's G: Linear(100, 128*8*8) -> (128, 8, 8) -> BN -> [ConvT(128,128,4,2,1) BN LReLU]
-// -> [ConvT(128,64,4,2,1) BN LReLU] -> Conv(64,1,3,1,1) -> Tanh.
-Net make_generator(int64_t latent_dim) {
-  return nn::sequential<float>(
-      std::make_shared<nn::Linear<float>>(latent_dim, 128 * 8 * 8), nn::Unflatten<float>(1, {128, 8, 8}),
-      std::make_shared<nn::BatchNorm2d<float>>(128),
-      std::make_shared<nn::ConvTranspose2d<float>>(128, 128, 4, 2, 1), std::make_shared<nn::BatchNorm2d<float>>(128),
-      nn::LeakyReLU<float>(0.2),
-      std::make_shared<nn::ConvTranspose2d<float>>(128, 64, 4, 2, 1), std::make_shared<nn::BatchNorm2d<float>>(64),
-      nn::LeakyReLU<float>(0.2),
-      std::make_shared<nn::Conv2d<float>>(64, 1, 3, 1, 1), nn::Tanh<float>());
-}
 
 // R3's D: four blocks [Conv(in,out,3,2,1) LReLU(0.2) Dropout2d(0.25) BN(out, eps=0.8)]
 // (no BN in the first), then flatten -> Linear(128*2*2, 1) -> Sigmoid. eps = 0.8 is the
@@ -100,7 +88,7 @@ int main(int argc, char** argv) {
   data::DataLoader loader(train, {.batch_size = args.batch_size, .shuffle = true, .seed = args.seed});
   std::cout << "FashionMNIST: " << train.size() << " images of 32x32, " << loader.size() << " steps per epoch\n";
 
-  auto G = make_generator(latent_dim);
+  auto G = examples::make_dcgan_generator(latent_dim);
   auto D = make_discriminator();
   G->apply(dcgan_init);
   D->apply(dcgan_init);

@@ -10,6 +10,8 @@
 // and with --sample (from the checkpoint, no training):
 //   samples_<sampler>.png     a grid (one row per class with --classes)
 //   sampling_<sampler>.gif    the reverse process, a frame every --frame-every steps
+//   samples_<sampler>.safetensors  with --export N: N more images ("samples", (N, 1, 32, 32)
+//                             in [-1, 1]) for the fid example
 //
 //   ddpm_fashion [--epochs 10] [--width 32] [--mults 1,2,2] [--attention 8]
 //   ddpm_fashion --sample [--sampler ddpm|ddim] [--steps 50] [--eta 0]
@@ -51,7 +53,7 @@ struct DdpmArgs {
   // sampling
   bool sample_only = false, resume = false, raw_weights = false;
   std::string sampler = "ddim";
-  int64_t steps = 50, num_samples = 64, frame_every = 0;
+  int64_t steps = 50, num_samples = 64, frame_every = 0, export_count = 0;
   double eta = 0.0;
 };
 
@@ -150,6 +152,26 @@ IndexTensor drop_labels(const IndexTensor& labels, double p, int64_t null_label,
 
 int64_t sampling_steps(const DdpmArgs& a) { return a.sampler == "ddpm" ? a.timesteps : a.steps; }
 
+// --export: N images in batches of --batch-size (whole rows of ten classes when
+// conditional, so every class gets its share), in [-1, 1] whatever the training range.
+void export_samples(diffusion::UNet<float>& model, const DdpmArgs& a, Generator& gen) {
+  const int64_t batch = a.classes ? std::max<int64_t>(10, a.common.batch_size / 10 * 10) : a.common.batch_size;
+  const auto path = a.common.out / ("samples_" + a.sampler + ".safetensors");
+  const int64_t per_batch = sampling_steps(a);
+  io::Progress progress("export (" + a.sampler + ")", (a.export_count + batch - 1) / batch * per_batch);
+  std::vector<TensorF> parts;
+  int64_t done_steps = 0;
+  for (int64_t start = 0; start < a.export_count; start += batch) {
+    const int64_t n = std::min(batch, a.export_count - start);
+    auto images = sample_images(model, a, randn<float>({n, 1, 32, 32}, gen),
+                                [&](const diffusion::SamplingStep<float>&) { progress.update(++done_steps); }, gen);
+    parts.push_back(a.unit_range ? images * 2.0f - 1.0f : images);
+  }
+  progress.finish();
+  io::save_safetensors(path, io::NamedTensors{{"samples", cat(parts, 0)}});
+  std::cout << "wrote " << a.export_count << " images to " << path.string() << "\n";
+}
+
 // Rows of the sample grid: one per class when conditional.
 int64_t grid_row(const DdpmArgs& a) { return a.classes ? std::max<int64_t>(1, a.num_samples / 10) : 8; }
 
@@ -207,6 +229,9 @@ int run_ddpm(int argc, char** argv, const std::string& dataset) {
   app.add_option("--steps", a.steps, "DDIM steps")->capture_default_str();
   app.add_option("--eta", a.eta, "DDIM eta (0: deterministic)")->capture_default_str();
   app.add_option("--num-samples", a.num_samples, "images per sample grid")->capture_default_str();
+  app.add_option("--export", a.export_count,
+                 "with --sample: also write N images to samples_<sampler>.safetensors (for fid), --batch-size at a time")
+      ->capture_default_str();
   app.add_option("--frame-every", a.frame_every, "GIF frame every N steps (0: 20 for DDPM, 1 for DDIM)")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
@@ -261,6 +286,7 @@ int run_ddpm(int argc, char** argv, const std::string& dataset) {
     gif.close();
     io::save_image(a.common.out / ("samples_" + a.sampler + ".png"), images, grid);
     std::cout << "wrote samples_" << a.sampler << ".png and sampling_" << a.sampler << ".gif\n";
+    if (a.export_count > 0) export_samples(*ema_model, a, sample_gen);
     return 0;
   }
 
