@@ -13,7 +13,7 @@
 //   samples_<sampler>.safetensors  with --export N: N more images ("samples", (N, 1, 32, 32)
 //                             in [-1, 1]) for the fid example
 //
-//   ddpm_fashion [--epochs 10] [--width 32] [--mults 1,2,2] [--attention 8]
+//   ddpm_fashion [--epochs 10 | --max-steps N] [--width 32] [--mults 1,2,2] [--attention 8]
 //   ddpm_fashion --sample [--sampler ddpm|ddim] [--steps 50] [--eta 0]
 #include <latent/data.hpp>
 #include <latent/diffusion.hpp>
@@ -54,6 +54,7 @@ struct DdpmArgs {
   bool sample_only = false, resume = false, raw_weights = false;
   std::string sampler = "ddim";
   int64_t steps = 50, num_samples = 64, frame_every = 0, export_count = 0;
+  int64_t max_steps = 0;  // training budget in optimizer steps; 0: --epochs decides
   double eta = 0.0;
 };
 
@@ -220,6 +221,9 @@ int run_ddpm(int argc, char** argv, const std::string& dataset) {
       ->capture_default_str();
   app.add_option("--guidance", a.guidance, "classifier-free guidance scale when sampling with --classes")
       ->capture_default_str();
+  app.add_option("--max-steps", a.max_steps,
+                 "stop training after this many optimizer steps in all (a fixed budget; the last epoch is partial)")
+      ->capture_default_str();
   app.add_flag("--sample", a.sample_only, "only sample from <out>/checkpoint.safetensors: grid and GIF");
   app.add_flag("--raw-weights", a.raw_weights, "with --sample: the trained weights instead of their EMA");
   app.add_flag("--resume", a.resume, "continue training from <out>/checkpoint.safetensors");
@@ -320,7 +324,8 @@ int run_ddpm(int argc, char** argv, const std::string& dataset) {
   io::CsvWriter losses(a.common.out / (a.resume ? "losses_resumed.csv" : "losses.csv"), {"step", "epoch", "loss"});
   std::vector<double> curve_steps, curve;
   int64_t step = checkpoint.counters.at("step");
-  for (int64_t epoch = checkpoint.counters.at("epoch"); epoch < a.common.epochs; ++epoch) {
+  auto budget_spent = [&] { return a.max_steps > 0 && step >= a.max_steps; };
+  for (int64_t epoch = checkpoint.counters.at("epoch"); epoch < a.common.epochs && !budget_spent(); ++epoch) {
     loader.set_epoch(epoch);
     model->train();
     io::Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(a.common.epochs),
@@ -347,8 +352,10 @@ int run_ddpm(int argc, char** argv, const std::string& dataset) {
       curve_steps.push_back(static_cast<double>(step));
       curve.push_back(value);
       progress.update(++i, {{"loss", value}});
+      if (budget_spent()) break;
     }
     progress.finish();
+    if (budget_spent()) std::cout << "reached --max-steps " << a.max_steps << " in epoch " << epoch + 1 << "\n";
     ema.copy_to(*ema_model);
     Generator epoch_gen(a.common.seed + 3);
     io::Progress sampling("samples (" + a.sampler + ")", sampling_steps(a));
