@@ -1,12 +1,34 @@
-// R3's DCGAN generator, shared by dcgan_fashion (which trains it) and fid (which scores a
-// generator.safetensors written by dcgan_fashion or by benchmarks/peers/dcgan_fashion_peer.py;
-// the parameter names are PyTorch's for the same nn.Sequential).
+// What the DCGAN examples share: the weight init of the DCGAN recipes, and R3's generator,
+// which dcgan_fashion and wgan train and fid rebuilds to score a generator.safetensors
+// written by them or by benchmarks/peers/dcgan_fashion_peer.py (the parameter names are
+// PyTorch's for the same nn.Sequential).
 #pragma once
 #include <latent/nn.hpp>
 
 #include <memory>
 
 namespace examples {
+
+struct DcganInitOptions {
+  bool linear = true;           // R3 draws Linear weights too; R5 and R7 leave them at their default
+  double bn_weight_mean = 1.0;  // R5's notebook draws BatchNorm weights from N(0, 0.02) (0 here)
+};
+
+// DCGAN's weights_init, for Module::apply: Conv and ConvTranspose weights N(0, 0.02),
+// BatchNorm weight N(bn_weight_mean, 0.02) and bias 0, Linear weights N(0, 0.02) when asked.
+// Biases of Conv and Linear layers and embeddings keep their default.
+inline void dcgan_init(latent::nn::Module<float>& m, DcganInitOptions o = {}) {
+  using namespace latent;
+  NoGradGuard no_grad;
+  if (auto* conv = dynamic_cast<nn::Conv2d<float>*>(&m)) nn::init::normal_(conv->weight, 0.0, 0.02);
+  if (auto* convt = dynamic_cast<nn::ConvTranspose2d<float>*>(&m)) nn::init::normal_(convt->weight, 0.0, 0.02);
+  if (auto* linear = dynamic_cast<nn::Linear<float>*>(&m); linear && o.linear)
+    nn::init::normal_(linear->weight, 0.0, 0.02);
+  if (auto* bn = dynamic_cast<nn::BatchNorm2d<float>*>(&m)) {
+    nn::init::normal_(bn->weight, o.bn_weight_mean, 0.02);
+    nn::init::zeros_(bn->bias);
+  }
+}
 
 // Linear(latent_dim, 128*8*8) -> (128, 8, 8) -> BN -> [ConvT(128,128,4,2,1) BN LReLU]
 // -> [ConvT(128,64,4,2,1) BN LReLU] -> Conv(64,1,3,1,1) -> Tanh: noise (B, latent_dim)

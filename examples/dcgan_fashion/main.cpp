@@ -38,18 +38,6 @@ Net make_discriminator() {
   return d;
 }
 
-// R3's init: conv and linear weights N(0, 0.02); BatchNorm weight N(1, 0.02), bias 0.
-void dcgan_init(nn::Module<float>& m) {
-  NoGradGuard no_grad;
-  if (auto* conv = dynamic_cast<nn::Conv2d<float>*>(&m)) nn::init::normal_(conv->weight, 0.0, 0.02);
-  if (auto* convt = dynamic_cast<nn::ConvTranspose2d<float>*>(&m)) nn::init::normal_(convt->weight, 0.0, 0.02);
-  if (auto* linear = dynamic_cast<nn::Linear<float>*>(&m)) nn::init::normal_(linear->weight, 0.0, 0.02);
-  if (auto* bn = dynamic_cast<nn::BatchNorm2d<float>*>(&m)) {
-    nn::init::normal_(bn->weight, 1.0, 0.02);
-    nn::init::zeros_(bn->bias);
-  }
-}
-
 // R4: spectral normalisation of every Linear and Conv2d of D.
 void apply_spectral_norm(nn::Sequential<float>& d) {
   for (size_t i = 0; i < d.size(); ++i) {
@@ -90,8 +78,8 @@ int main(int argc, char** argv) {
 
   auto G = examples::make_dcgan_generator(latent_dim);
   auto D = make_discriminator();
-  G->apply(dcgan_init);
-  D->apply(dcgan_init);
+  G->apply([](nn::Module<float>& m) { examples::dcgan_init(m); });
+  D->apply([](nn::Module<float>& m) { examples::dcgan_init(m); });
   if (spectral) apply_spectral_norm(*D);
   optim::AdamOptions adam;  // R3: lr 2e-4, betas (0.5, 0.999)
   adam.lr = 2e-4;

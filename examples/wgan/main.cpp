@@ -52,18 +52,6 @@ Net make_discriminator(bool critic) {
   return d;
 }
 
-// R3's init: conv and linear weights N(0, 0.02); BatchNorm weight N(1, 0.02), bias 0.
-void dcgan_init(nn::Module<float>& m) {
-  NoGradGuard no_grad;
-  if (auto* conv = dynamic_cast<nn::Conv2d<float>*>(&m)) nn::init::normal_(conv->weight, 0.0, 0.02);
-  if (auto* convt = dynamic_cast<nn::ConvTranspose2d<float>*>(&m)) nn::init::normal_(convt->weight, 0.0, 0.02);
-  if (auto* linear = dynamic_cast<nn::Linear<float>*>(&m)) nn::init::normal_(linear->weight, 0.0, 0.02);
-  if (auto* bn = dynamic_cast<nn::BatchNorm2d<float>*>(&m)) {
-    nn::init::normal_(bn->weight, 1.0, 0.02);
-    nn::init::zeros_(bn->bias);
-  }
-}
-
 std::string epoch_file(int64_t epoch) {
   char name[32];
   std::snprintf(name, sizeof name, "epoch_%03lld.png", static_cast<long long>(epoch));
@@ -156,11 +144,11 @@ int main(int argc, char** argv) {
 
     auto G = examples::make_dcgan_generator(latent_dim);
     auto D = make_discriminator(critic);
-    G->apply(dcgan_init);
+    G->apply([](nn::Module<float>& m) { examples::dcgan_init(m); });
     // NOTE: the critic keeps its layers' default (PyTorch's) init. With R3's N(0, 0.02) and
     // no normalisation its input gradient starts near 0, so wgan-gp's penalty starts at
     // lambda and the critic spends hundreds of steps raising it while G runs ahead.
-    if (!critic) D->apply(dcgan_init);
+    if (!critic) D->apply([](nn::Module<float>& m) { examples::dcgan_init(m); });
     if (spectral)
       for (size_t i = 0; i < D->size(); ++i) {
         if (auto conv = D->get<nn::Conv2d<float>>(i)) nn::utils::spectral_norm(conv);
