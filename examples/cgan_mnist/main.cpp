@@ -16,10 +16,10 @@
 #include <latent/io.hpp>
 #include <latent/nn.hpp>
 
-#include <chrono>
 
 #include "../common/dcgan.hpp"
 #include "../common/example.hpp"
+#include "../common/gan_loop.hpp"
 
 using namespace latent;
 
@@ -137,14 +137,6 @@ int main(int argc, char** argv) {
     options.seed = args.seed + 1;
     gan::Trainer<float> trainer(G, D, opt_g, opt_d, options);
 
-    const auto checkpoint = args.out / "checkpoint.safetensors";
-    int64_t first_epoch = 0;
-    if (resume) {
-      auto ckpt = trainer.load(checkpoint, [&](io::Checkpoint& c) { c.counters["epoch"] = 0; });
-      first_epoch = ckpt.counters.at("epoch");
-      std::cout << "resumed from " << checkpoint.string() << " after epoch " << first_epoch << "\n";
-    }
-
     // The fixed grid: 8 noise vectors, each drawn once per digit; row d is digit d.
     constexpr int64_t kColumns = 8;
     Generator fixed_gen(args.seed + 2);
@@ -156,46 +148,10 @@ int main(int argc, char** argv) {
     const io::GridOptions grid{.nrow = kColumns, .normalize = true, .value_range = {{-1.0, 1.0}}};
     io::save_image(args.out / "real.png", images_by_class(train.images(), train.labels(), kColumns), grid);
 
-    // After --resume the new rows go to losses_resumed.csv; losses.csv keeps the first run's.
-    io::CsvWriter losses(args.out / (resume ? "losses_resumed.csv" : "losses.csv"),
-                         {"step", "d_loss", "g_loss", "d_x", "d_g_z"});
-    std::vector<double> steps, d_curve, g_curve;
-    gan::StepStats last;
-    const auto t0 = std::chrono::steady_clock::now();
-    for (int64_t epoch = first_epoch; epoch < args.epochs; ++epoch) {
-      loader.set_epoch(epoch);
-      G->train();
-      D->train();
-      io::Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(args.epochs), loader.size());
-      int64_t i = 0;
-      for (auto& batch : loader) {
-        last = trainer.step(batch.images, batch.labels);
-        losses.row(last.g_steps, last.d_loss, last.g_loss, last.d_x, last.d_g_z);
-        steps.push_back(static_cast<double>(last.g_steps));
-        d_curve.push_back(last.d_loss);
-        g_curve.push_back(last.g_loss);
-        progress.update(++i, {{"d_loss", last.d_loss}, {"g_loss", last.g_loss}, {"D(x)", last.d_x},
-                              {"D(G(z))", last.d_g_z}});
-      }
-      progress.finish();
-      char name[32];
-      std::snprintf(name, sizeof name, "epoch_%03lld.png", static_cast<long long>(epoch + 1));
-      io::save_image(args.out / name, trainer.sample(fixed_noise, fixed_labels), grid);
-      trainer.save(checkpoint, [&](io::Checkpoint& c) { c.counters["epoch"] = epoch + 1; });
-      io::save_module(*G, args.out / "generator.safetensors");
-      losses.flush_to_disk();
-      std::cout << "epoch " << epoch + 1 << ": wrote " << name << " and the checkpoint\n";
-    }
-    losses.close();
-    if (!steps.empty())
-      io::save_loss_plot(args.out / (resume ? "losses_resumed.png" : "losses.png"), steps,
-                         {{"d_loss", d_curve}, {"g_loss", g_curve}}, std::nullopt,
-                         {.title = "Conditional DCGAN MNIST"});
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("cgan_mnist: %zu steps in %.1f s (%.2f steps/s), %lld G steps in all; last d_loss=%.4f g_loss=%.4f "
-                "D(x)=%.3f D(G(z))=%.3f\n",
-                steps.size(), seconds, seconds > 0 ? static_cast<double>(steps.size()) / seconds : 0.0,
-                static_cast<long long>(trainer.g_steps()), last.d_loss, last.g_loss, last.d_x, last.d_g_z);
+    examples::run_gan_epochs(trainer, *G, *D, loader,
+                             {.name = "cgan_mnist", .title = "Conditional DCGAN MNIST", .out = args.out,
+                              .epochs = args.epochs, .resume = resume, .conditional = true, .grid = grid},
+                             [&] { return trainer.sample(fixed_noise, fixed_labels); });
   } catch (const std::exception& e) {
     std::cerr << e.what() << "\n";
     return 1;

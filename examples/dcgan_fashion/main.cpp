@@ -14,6 +14,7 @@
 
 #include "../common/dcgan.hpp"
 #include "../common/example.hpp"
+#include "../common/gan_loop.hpp"
 
 using namespace latent;
 using Net = std::shared_ptr<nn::Sequential<float>>;
@@ -91,51 +92,15 @@ int main(int argc, char** argv) {
   options.seed = args.seed + 1;
   gan::Trainer<float> trainer(G, D, opt_g, opt_d, options);
 
-  const auto checkpoint = args.out / "checkpoint.safetensors";
-  int64_t first_epoch = 0;
-  if (resume) {
-    auto ckpt = trainer.load(checkpoint, [&](io::Checkpoint& c) { c.counters["epoch"] = 0; });
-    first_epoch = ckpt.counters.at("epoch");
-    std::cout << "resumed from " << checkpoint.string() << " after epoch " << first_epoch << "\n";
-  }
-
   Generator fixed_gen(args.seed + 2);
   const auto fixed_noise = randn<float>({64, latent_dim}, fixed_gen);
-  io::save_image(args.out / "real.png", train.images().narrow(0, 0, std::min<int64_t>(64, train.size())),
-                 {.nrow = 8, .normalize = true, .value_range = {{-1.0, 1.0}}});
+  const io::GridOptions grid{.nrow = 8, .normalize = true, .value_range = {{-1.0, 1.0}}};
+  io::save_image(args.out / "real.png", train.images().narrow(0, 0, std::min<int64_t>(64, train.size())), grid);
 
-  // losses.csv keeps the rows of earlier runs when resuming.
-  io::CsvWriter losses(args.out / (resume ? "losses_resumed.csv" : "losses.csv"),
-                       {"step", "d_loss", "g_loss", "d_x", "d_g_z"});
-  std::vector<double> steps, d_curve, g_curve;
-  for (int64_t epoch = first_epoch; epoch < args.epochs; ++epoch) {
-    loader.set_epoch(epoch);
-    G->train();
-    D->train();
-    io::Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(args.epochs), loader.size());
-    int64_t i = 0;
-    for (auto& batch : loader) {
-      auto s = trainer.step(batch.images);
-      losses.row(s.g_steps, s.d_loss, s.g_loss, s.d_x, s.d_g_z);
-      steps.push_back(static_cast<double>(s.g_steps));
-      d_curve.push_back(s.d_loss);
-      g_curve.push_back(s.g_loss);
-      progress.update(++i, {{"d_loss", s.d_loss}, {"g_loss", s.g_loss}, {"D(x)", s.d_x}, {"D(G(z))", s.d_g_z}});
-    }
-    progress.finish();
-    char name[32];
-    std::snprintf(name, sizeof name, "epoch_%03lld.png", static_cast<long long>(epoch + 1));
-    io::save_image(args.out / name, trainer.sample(fixed_noise),
-                   {.nrow = 8, .normalize = true, .value_range = {{-1.0, 1.0}}});
-    trainer.save(checkpoint, [&](io::Checkpoint& c) { c.counters["epoch"] = epoch + 1; });
-    io::save_module(*G, args.out / "generator.safetensors");
-    losses.flush_to_disk();
-    std::cout << "epoch " << epoch + 1 << ": wrote " << name << " and the checkpoint\n";
-  }
-  losses.close();
-  if (!steps.empty())
-    io::save_loss_plot(args.out / (resume ? "losses_resumed.png" : "losses.png"), steps,
-                       {{"d_loss", d_curve}, {"g_loss", g_curve}}, std::nullopt,
-                       {.title = std::string("DCGAN FashionMNIST") + (spectral ? " (spectral norm)" : "")});
+  examples::run_gan_epochs(trainer, *G, *D, loader,
+                           {.name = "dcgan_fashion",
+                            .title = std::string("DCGAN FashionMNIST") + (spectral ? " (spectral norm)" : ""),
+                            .out = args.out, .epochs = args.epochs, .resume = resume, .grid = grid},
+                           [&] { return trainer.sample(fixed_noise); });
   return 0;
 }
