@@ -138,6 +138,11 @@ TEST_CASE("unet: sinusoidal embedding in closed form", "[unet]") {
                                                 {1, 4}), 1e-6, 1e-6);
   REQUIRE_ERROR(diffusion::sinusoidal_embedding(from_vector<double>({1.0}), 5), Catch::Contains("positive and even"));
   REQUIRE_ERROR(diffusion::sinusoidal_embedding(zeros<double>({2, 2}), 4), Catch::Contains("got shape [2, 2]"));
+
+  // Differentiable in t, to second order (continuous-time models learn through it).
+  auto t = latent::testing::leaf({3}, 7, 0.0, 5.0);
+  latent::testing::check_grads(
+      [](const std::vector<TensorD>& in) { return diffusion::sinusoidal_embedding(in[0], 8); }, {t});
 }
 
 TEST_CASE("unet: option and input validation", "[unet]") {
