@@ -16,7 +16,6 @@
 #include <latent/io.hpp>
 #include <latent/nn.hpp>
 
-
 #include "../common/dcgan.hpp"
 #include "../common/example.hpp"
 #include "../common/gan_loop.hpp"
