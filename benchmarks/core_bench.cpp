@@ -74,6 +74,7 @@
 #include <string>
 #include <vector>
 
+#include "../examples/common/dcgan.hpp"
 #include "bench_harness.hpp"
 
 using namespace latent;
@@ -138,43 +139,6 @@ Net parabola_discriminator() {
   return nn::sequential<float>(std::make_shared<nn::Linear<float>>(2, 50), nn::ReLU<float>(),
                                std::make_shared<nn::Linear<float>>(50, 50), nn::ReLU<float>(),
                                std::make_shared<nn::Linear<float>>(50, 1), nn::Sigmoid<float>());
-}
-
-// RECIPES R3's DCGAN (as examples/dcgan_fashion).
-Net dcgan_generator() {
-  return nn::sequential<float>(
-      std::make_shared<nn::Linear<float>>(100, 128 * 8 * 8), nn::Unflatten<float>(1, {128, 8, 8}),
-      std::make_shared<nn::BatchNorm2d<float>>(128),
-      std::make_shared<nn::ConvTranspose2d<float>>(128, 128, 4, 2, 1), std::make_shared<nn::BatchNorm2d<float>>(128),
-      nn::LeakyReLU<float>(0.2),
-      std::make_shared<nn::ConvTranspose2d<float>>(128, 64, 4, 2, 1), std::make_shared<nn::BatchNorm2d<float>>(64),
-      nn::LeakyReLU<float>(0.2),
-      std::make_shared<nn::Conv2d<float>>(64, 1, 3, 1, 1), nn::Tanh<float>());
-}
-Net dcgan_discriminator() {
-  auto d = std::make_shared<nn::Sequential<float>>();
-  const int64_t widths[] = {1, 16, 32, 64, 128};
-  for (int b = 0; b < 4; ++b) {
-    d->push_back(std::make_shared<nn::Conv2d<float>>(widths[b], widths[b + 1], 3, 2, 1));
-    d->push_back(nn::LeakyReLU<float>(0.2));
-    d->push_back(std::make_shared<nn::Dropout2d<float>>(0.25));
-    if (b > 0) d->push_back(std::make_shared<nn::BatchNorm2d<float>>(widths[b + 1], 0.8));  // eps = 0.8 (R3)
-  }
-  d->push_back(nn::Flatten<float>());
-  d->push_back(std::make_shared<nn::Linear<float>>(128 * 2 * 2, 1));
-  d->push_back(nn::Sigmoid<float>());
-  return d;
-}
-// R3's init: conv and linear weights N(0, 0.02); BatchNorm weight N(1, 0.02), bias 0.
-void dcgan_init(nn::Module<float>& m) {
-  NoGradGuard no_grad;
-  if (auto* conv = dynamic_cast<nn::Conv2d<float>*>(&m)) nn::init::normal_(conv->weight, 0.0, 0.02);
-  if (auto* convt = dynamic_cast<nn::ConvTranspose2d<float>*>(&m)) nn::init::normal_(convt->weight, 0.0, 0.02);
-  if (auto* linear = dynamic_cast<nn::Linear<float>*>(&m)) nn::init::normal_(linear->weight, 0.0, 0.02);
-  if (auto* bn = dynamic_cast<nn::BatchNorm2d<float>*>(&m)) {
-    nn::init::normal_(bn->weight, 1.0, 0.02);
-    nn::init::zeros_(bn->bias);
-  }
 }
 
 // Times gan::Trainer::step(real) (BCE, n_critic 1, fake detached for D's step).
@@ -353,9 +317,10 @@ int main(int argc, char** argv) {
     }
     if (bench::selected(workloads, "gan_dcgan")) {
       manual_seed(10);
-      auto G = dcgan_generator(), D = dcgan_discriminator();
-      G->apply(dcgan_init);
-      D->apply(dcgan_init);
+      auto G = examples::make_dcgan_generator(100);
+      auto D = examples::make_dcgan_discriminator();  // R3, as examples/dcgan_fashion
+      G->apply([](nn::Module<float>& m) { examples::dcgan_init(m); });
+      D->apply([](nn::Module<float>& m) { examples::dcgan_init(m); });
       auto real = uniform<float>(Shape{64, 1, 32, 32}, -1.0, 1.0);
       optim::AdamOptions adam;  // R3: lr 2e-4, betas (0.5, 0.999)
       adam.lr = 2e-4;

@@ -1,5 +1,5 @@
-// What the DCGAN examples share: the weight init of the DCGAN recipes, and R3's generator,
-// which dcgan_fashion and wgan train and fid rebuilds to score a generator.safetensors
+// What the DCGAN examples (and benchmarks/core_bench) share: the weight init of the DCGAN
+// recipes, R3's discriminator, and R3's generator, which dcgan_fashion and wgan train and fid rebuilds to score a generator.safetensors
 // written by them or by benchmarks/peers/dcgan_fashion_peer.py (the parameter names are
 // PyTorch's for the same nn.Sequential).
 #pragma once
@@ -43,6 +43,25 @@ inline std::shared_ptr<latent::nn::Sequential<float>> make_dcgan_generator(int64
       std::make_shared<nn::ConvTranspose2d<float>>(128, 64, 4, 2, 1), std::make_shared<nn::BatchNorm2d<float>>(64),
       nn::LeakyReLU<float>(0.2),
       std::make_shared<nn::Conv2d<float>>(64, 1, 3, 1, 1), nn::Tanh<float>());
+}
+
+// R3's D: four blocks [Conv(in,out,3,2,1) LReLU(0.2) Dropout2d(0.25) BN(out, eps=0.8)]
+// (no BN in the first), then flatten -> Linear(128*2*2, 1) -> Sigmoid. eps = 0.8 is the
+// seed's quirk (BatchNorm2d(out, 0.8) sets eps, not momentum); kept to match the recipe.
+inline std::shared_ptr<latent::nn::Sequential<float>> make_dcgan_discriminator() {
+  using namespace latent;
+  auto d = std::make_shared<nn::Sequential<float>>();
+  const int64_t widths[] = {1, 16, 32, 64, 128};
+  for (int b = 0; b < 4; ++b) {
+    d->push_back(std::make_shared<nn::Conv2d<float>>(widths[b], widths[b + 1], 3, 2, 1));
+    d->push_back(nn::LeakyReLU<float>(0.2));
+    d->push_back(std::make_shared<nn::Dropout2d<float>>(0.25));
+    if (b > 0) d->push_back(std::make_shared<nn::BatchNorm2d<float>>(widths[b + 1], 0.8));
+  }
+  d->push_back(nn::Flatten<float>());
+  d->push_back(std::make_shared<nn::Linear<float>>(128 * 2 * 2, 1));
+  d->push_back(nn::Sigmoid<float>());
+  return d;
 }
 
 }  // namespace examples

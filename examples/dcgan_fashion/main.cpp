@@ -17,27 +17,8 @@
 #include "../common/gan_loop.hpp"
 
 using namespace latent;
-using Net = std::shared_ptr<nn::Sequential<float>>;
 
 namespace {
-
-// R3's D: four blocks [Conv(in,out,3,2,1) LReLU(0.2) Dropout2d(0.25) BN(out, eps=0.8)]
-// (no BN in the first), then flatten -> Linear(128*2*2, 1) -> Sigmoid. eps = 0.8 is the
-// seed's quirk (BatchNorm2d(out, 0.8) sets eps, not momentum); kept to match the recipe.
-Net make_discriminator() {
-  auto d = std::make_shared<nn::Sequential<float>>();
-  const int64_t widths[] = {1, 16, 32, 64, 128};
-  for (int b = 0; b < 4; ++b) {
-    d->push_back(std::make_shared<nn::Conv2d<float>>(widths[b], widths[b + 1], 3, 2, 1));
-    d->push_back(nn::LeakyReLU<float>(0.2));
-    d->push_back(std::make_shared<nn::Dropout2d<float>>(0.25));
-    if (b > 0) d->push_back(std::make_shared<nn::BatchNorm2d<float>>(widths[b + 1], 0.8));
-  }
-  d->push_back(nn::Flatten<float>());
-  d->push_back(std::make_shared<nn::Linear<float>>(128 * 2 * 2, 1));
-  d->push_back(nn::Sigmoid<float>());
-  return d;
-}
 
 // R4: spectral normalisation of every Linear and Conv2d of D.
 void apply_spectral_norm(nn::Sequential<float>& d) {
@@ -78,7 +59,7 @@ int main(int argc, char** argv) {
   std::cout << "FashionMNIST: " << train.size() << " images of 32x32, " << loader.size() << " steps per epoch\n";
 
   auto G = examples::make_dcgan_generator(latent_dim);
-  auto D = make_discriminator();
+  auto D = examples::make_dcgan_discriminator();
   G->apply([](nn::Module<float>& m) { examples::dcgan_init(m); });
   D->apply([](nn::Module<float>& m) { examples::dcgan_init(m); });
   if (spectral) apply_spectral_norm(*D);
