@@ -315,6 +315,35 @@ TEST_CASE("gan::Trainer: conditional generation concatenates label embeddings", 
                 Catch::Contains("H * W = 16") && Catch::Contains("got 25"));
 }
 
+// Rows of the generator's label embedding that received a gradient.
+std::vector<int64_t> embedding_rows_with_gradient(gan::ConditionalGenerator<double>& G) {
+  const auto grad = G.embedding->weight.grad();
+  std::vector<int64_t> rows;
+  for (int64_t r = 0; r < grad.size(0); ++r)
+    if (grad.select(0, r).abs().sum().item() > 0) rows.push_back(r);
+  return rows;
+}
+
+TEST_CASE("gan::Trainer: a conditional gradient penalty mixes reals with fakes of the same class", "[gan]") {
+  auto run = [](gan::Loss loss) {
+    manual_seed(3);
+    auto G = std::make_shared<gan::ConditionalGenerator<double>>(4, 2, mlp(5, 8, 2, false));
+    auto D = std::make_shared<gan::ConditionalDiscriminator<double>>(4, 3, mlp(5, 8, 1, true));
+    optim::Adam<double> opt_g(G->parameters(), {}), opt_d(D->parameters(), {});
+    gan::TrainerOptions o;
+    o.loss = gan::AdversarialLoss(loss);
+    o.latent_dim = 3;
+    o.num_classes = 4;
+    gan::Trainer<double> trainer(G, D, opt_g, opt_d, o);
+    trainer.step(parabola(8, 1), full<int64_t>({8}, 2));  // every real sample is of class 2
+    return embedding_rows_with_gradient(*G);
+  };
+  // G's step reuses the D step's fake labels: only class 2's embedding learns with WGAN-GP,
+  // while uniform fake labels reach other classes.
+  CHECK(run(gan::Loss::wgan_gp) == std::vector<int64_t>{2});
+  CHECK(run(gan::Loss::non_saturating).size() > 1);
+}
+
 TEST_CASE("gan recipes: the R6 optimizer settings per loss", "[gan]") {
   auto wgan = gan::recipe_for(gan::Loss::wgan);
   CHECK(wgan.optimizer == "rmsprop");

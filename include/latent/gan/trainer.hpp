@@ -53,7 +53,8 @@ struct TrainerOptions {
   int64_t top_k = 0;              // G's loss from the k fakes D scores highest; 0 = all
   double feature_matching = 0;    // weight of ||mean f(real) - mean f(fake)||^2 in G's loss
   double ema_decay = 0;           // EMA of G's weights (e.g. 0.999); 0 = off
-  int64_t num_classes = 0;        // conditional GANs: fake labels uniform over [0, num_classes)
+  int64_t num_classes = 0;        // conditional GANs: fake labels uniform over [0, num_classes),
+                                  // except with wgan-gp (the real batch's labels, see step)
   uint64_t seed = 0;              // the trainer's generator: noise, penalties' mixing, labels
 };
 
@@ -143,7 +144,15 @@ class Trainer {
     StepStats s;
 
     z_ = randn<T>({n, options_.latent_dim}, rng_, real.device());
-    fake_labels_ = conditional_ ? randint(0, options_.num_classes, {n}, rng_, real.device()) : IndexTensor();
+    // A conditional gradient penalty scores each real/fake interpolate with the real sample's
+    // label, so the fake it mixes with must be of that class too: the fakes take the real
+    // labels. Otherwise fake labels are uniform, as in R7.
+    if (!conditional_)
+      fake_labels_ = IndexTensor();
+    else if (gradient_penalty_on())
+      fake_labels_ = labels;
+    else
+      fake_labels_ = randint(0, options_.num_classes, {n}, rng_, real.device());
 
     // The fake batch: with a graph when the G step will reuse it or D's backward must reach G.
     const bool keep_graph = g_due || !options_.detach_fake;
@@ -167,7 +176,7 @@ class Trainer {
     s.d_fake = loss_fake.item();
     s.d_x = d_real_out.detach().mean().item();
     s.d_g_z = d_fake_out.detach().mean().item();
-    if (options_.loss.kind == Loss::wgan_gp && options_.gp_weight > 0) {
+    if (gradient_penalty_on()) {
       auto critic = [this, &labels](const Tensor<T>& x) { return discriminate_(x, labels); };
       auto gp = options_.gp_weight * gradient_penalty(critic, real, fake.detach(), rng_);
       gp.backward();
@@ -292,6 +301,8 @@ class Trainer {
                  options_.ema_decay);
     if (options_.ema_decay > 0) ema_ = std::make_unique<optim::EMA<T>>(*G_, options_.ema_decay);
   }
+
+  bool gradient_penalty_on() const { return options_.loss.kind == Loss::wgan_gp && options_.gp_weight > 0; }
 
   Device device() const {
     auto params = G_->parameters();
