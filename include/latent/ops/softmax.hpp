@@ -29,9 +29,16 @@ Tensor<T> softmax_forward(const Tensor<T>& x, int d, bool log_space) {
         T mx = row.maxCoeff();
         if (!std::isfinite(mx)) mx = std::isnan(mx) ? mx : T(0);
         // Eigen's exp clamps its argument, so exp(-inf) (a masked score) would come out as
-        // the smallest normal number instead of 0; below the cutoff the result is 0.
+        // the smallest normal number instead of 0; below the cutoff the result is 0. Not
+        // with Eigen's select: in Eigen 3.4 it has no packet path, and the whole expression,
+        // exp included, would run one scalar expf per element (a fifth of a U-Net sampling
+        // step). The fix-up loop below vectorises.
         constexpr T cutoff = std::is_same_v<T, float> ? T(-87) : T(-707);
-        y = (row - mx < cutoff).select(T(0), (row - mx).exp());
+        y = (row - mx).exp();
+        const T* in = src + o * R;
+        T* yo = dst + o * R;
+        for (int64_t r = 0; r < R; ++r)
+          if (in[r] - mx < cutoff) yo[r] = T(0);
         const T total = y.sum();
         if (log_space)
           y = row - (mx + std::log(total));
