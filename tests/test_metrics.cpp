@@ -2,8 +2,11 @@
 // (scipy.linalg.sqrtm) and torchmetrics, the streaming FID against the batch computation
 // whatever the chunking, the Inception Score against its limits and torchmetrics, and mode
 // coverage on the 8-Gaussian ring. The references are tests/fixtures/metrics/metrics.json
-// (scripts/make_metric_fixtures.sh; schema at the top of scripts/make_metric_fixtures.py).
+// (scripts/make_metric_fixtures.sh; schema at the top of scripts/make_metric_fixtures.py),
+// and ImageClassifier's are tests/fixtures/metrics/classifier_*.safetensors
+// (scripts/make_classifier_fixture.sh).
 #include <latent/data/synthetic.hpp>
+#include <latent/io.hpp>
 #include <latent/metrics.hpp>
 
 #include <Eigen/QR>
@@ -546,4 +549,45 @@ TEST_CASE("ImageClassifier: PyTorch state_dict layout, features and logits, inpu
                     Catch::Contains("ImageClassifier::forward") && Catch::Contains("(B, 1, 32, 32)") &&
                         Catch::Contains("[2, 1, 28, 28]"));
   CHECK_THROWS_WITH(metrics::ImageClassifier<float>({.image_size = 30}), Catch::Contains("multiple of 8"));
+}
+
+TEST_CASE("ImageClassifier: matches PyTorch in eval and train mode, with gradients", "[metrics][parity]") {
+  const auto dir = std::filesystem::path(LATENT_FIXTURES_DIR) / "metrics";
+  auto io_file = io::SafeTensors::read_file(dir / "classifier_io.safetensors");
+  auto it = io_file.metadata().find("config");
+  REQUIRE(it != io_file.metadata().end());
+  const auto c = json::parse(it->second);
+  const metrics::ImageClassifierOptions options{.in_channels = c.at("in_channels"), .image_size = c.at("image_size"),
+                                                .num_classes = c.at("num_classes"), .feature_dim = c.at("feature_dim"),
+                                                .dropout = c.at("dropout")};
+  // float32 weights, as PyTorch saved them; the references were computed in float64 from them.
+  metrics::ImageClassifier<double> clf(options);
+  io::load_module(clf, dir / "classifier_state.safetensors");  // strict: every name and buffer
+  const auto x = io_file.get<double>("x");
+
+  clf.eval();  // running statistics
+  {
+    NoGradGuard no_grad;
+    auto [features, logits] = clf.features_and_logits(x);
+    LATENT_REQUIRE_CLOSE(features, io_file.get<double>("eval.features"), 1e-10, 1e-12);
+    LATENT_REQUIRE_CLOSE(logits, io_file.get<double>("eval.logits"), 1e-10, 1e-12);
+  }
+
+  clf.train();  // batch statistics; dropout is 0 in the fixture
+  auto xg = x.clone().requires_grad_();
+  auto logits = clf(xg);
+  LATENT_REQUIRE_CLOSE(logits, io_file.get<double>("train.logits"), 1e-10, 1e-12);
+  (logits * io_file.get<double>("w")).sum().backward();
+  LATENT_REQUIRE_CLOSE(xg.grad(), io_file.get<double>("grad.x"), 1e-9, 1e-12);
+  const auto params = clf.named_parameters();
+  int checked = 0;
+  for (const auto& entry : io_file.names()) {
+    if (entry.rfind("grad.", 0) != 0 || entry == "grad.x") continue;
+    auto param = nn::detail::find_named(params, entry.substr(5));
+    INFO(entry);
+    REQUIRE(param != params.end());
+    LATENT_REQUIRE_CLOSE(param->second.grad(), io_file.get<double>(entry), 1e-9, 1e-12);
+    ++checked;
+  }
+  CHECK(checked == 14);
 }
