@@ -80,7 +80,7 @@ TensorF images_by_class(const TensorF& images, const IndexTensor& labels, int64_
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int example_main(int argc, char** argv) {
   examples::CommonArgs args;
   args.epochs = 5;
   args.batch_size = 64;
@@ -98,62 +98,55 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::PositiveNumber);
   app.add_flag("--resume", resume, "continue from <out>/checkpoint.safetensors");
   CLI11_PARSE(app, argc, argv);
-  try {
-    examples::start("cgan_mnist", args);
+  examples::start("cgan_mnist", args);
 
-    data::MNIST mnist(split == "train" ? data::Split::Train : data::Split::Test, args.data);
-    TensorF images = mnist.images();
-    IndexTensor labels = mnist.labels();
-    if (limit > 0 && limit < mnist.size()) {
-      images = images.narrow(0, 0, limit);
-      labels = labels.narrow(0, 0, limit);
-    }
-    // 28 -> 32 bilinear, then [0, 1] -> [-1, 1]; applied once, at load.
-    data::ImageDataset train(images, labels, data::Compose{data::Resize(kSize), data::Normalize({0.5}, {0.5})});
-    data::DataLoader loader(train, {.batch_size = args.batch_size, .shuffle = true, .seed = args.seed});
-    std::cout << "MNIST " << split << ": " << train.size() << " labelled images of 32x32, " << loader.size()
-              << " steps per epoch\n";
+  const auto [images, labels, title] = examples::load_images("mnist", split, args.data, limit);
+  // 28 -> 32 bilinear, then [0, 1] -> [-1, 1]; applied once, at load.
+  data::ImageDataset train(images, labels, data::Compose{data::Resize(kSize), data::Normalize({0.5}, {0.5})});
+  data::DataLoader loader(train, {.batch_size = args.batch_size, .shuffle = true, .seed = args.seed});
+  std::cout << "MNIST " << split << ": " << train.size() << " labelled images of 32x32, " << loader.size()
+            << " steps per epoch\n";
 
-    // G: [z, Embedding(10, embedding_dim)(y)] -> G's net; D: [x, Embedding(10, 32*32)(y) as a
-    // 32x32 channel] -> D's net.
-    // NOTE: with the material's Embedding(10, 128) G ignored its noise (every column of a row
-    // the same digit after 300 steps: std across columns 0.009, against 0.15 with 10); the
-    // lecture's advice is to keep the embedding small.
-    auto G = std::make_shared<gan::ConditionalGenerator<float>>(kClasses, embedding_dim,
-                                                                make_generator_net(latent_dim + embedding_dim));
-    auto D = std::make_shared<gan::ConditionalDiscriminator<float>>(kClasses, kSize * kSize, make_discriminator_net());
-    // R7 leaves Linear layers (and the label embeddings, N(0, 1)) at their default init.
-    G->apply([](nn::Module<float>& m) { examples::dcgan_init(m, {.linear = false}); });
-    D->apply([](nn::Module<float>& m) { examples::dcgan_init(m, {.linear = false}); });
-    optim::AdamOptions adam;  // DCGAN's: lr 2e-4, betas (0.5, 0.999)
-    adam.lr = 2e-4;
-    adam.beta1 = 0.5;
-    optim::Adam<float> opt_g(G->parameters(), adam), opt_d(D->parameters(), adam);
+  // G: [z, Embedding(10, embedding_dim)(y)] -> G's net; D: [x, Embedding(10, 32*32)(y) as a
+  // 32x32 channel] -> D's net.
+  // NOTE: with the material's Embedding(10, 128) G ignored its noise (every column of a row
+  // the same digit after 300 steps: std across columns 0.009, against 0.15 with 10); the
+  // lecture's advice is to keep the embedding small.
+  auto G = std::make_shared<gan::ConditionalGenerator<float>>(kClasses, embedding_dim,
+                                                              make_generator_net(latent_dim + embedding_dim));
+  auto D = std::make_shared<gan::ConditionalDiscriminator<float>>(kClasses, kSize * kSize, make_discriminator_net());
+  // R7 leaves Linear layers (and the label embeddings, N(0, 1)) at their default init.
+  G->apply([](nn::Module<float>& m) { examples::dcgan_init(m, {.linear = false}); });
+  D->apply([](nn::Module<float>& m) { examples::dcgan_init(m, {.linear = false}); });
+  optim::AdamOptions adam;  // DCGAN's: lr 2e-4, betas (0.5, 0.999)
+  adam.lr = 2e-4;
+  adam.beta1 = 0.5;
+  optim::Adam<float> opt_g(G->parameters(), adam), opt_d(D->parameters(), adam);
 
-    gan::TrainerOptions options;  // BCE, non-saturating G loss; fake labels uniform over 0..9
-    options.latent_dim = latent_dim;
-    options.num_classes = kClasses;
-    options.seed = args.seed + 1;
-    gan::Trainer<float> trainer(G, D, opt_g, opt_d, options);
+  gan::TrainerOptions options;  // BCE, non-saturating G loss; fake labels uniform over 0..9
+  options.latent_dim = latent_dim;
+  options.num_classes = kClasses;
+  options.seed = args.seed + 1;
+  gan::Trainer<float> trainer(G, D, opt_g, opt_d, options);
 
-    // The fixed grid: 8 noise vectors, each drawn once per digit; row d is digit d.
-    constexpr int64_t kColumns = 8;
-    Generator fixed_gen(args.seed + 2);
-    const auto noise8 = randn<float>({kColumns, latent_dim}, fixed_gen);
-    const auto fixed_noise = cat<float>(std::vector<TensorF>(kClasses, noise8), 0);  // (80, latent_dim)
-    std::vector<int64_t> row_labels;
-    for (int64_t d = 0; d < kClasses; ++d) row_labels.insert(row_labels.end(), kColumns, d);
-    const auto fixed_labels = from_vector<int64_t>(row_labels);
-    const io::GridOptions grid{.nrow = kColumns, .normalize = true, .value_range = {{-1.0, 1.0}}};
-    io::save_image(args.out / "real.png", images_by_class(train.images(), train.labels(), kColumns), grid);
+  // The fixed grid: 8 noise vectors, each drawn once per digit; row d is digit d.
+  constexpr int64_t kColumns = 8;
+  Generator fixed_gen(args.seed + 2);
+  const auto noise8 = randn<float>({kColumns, latent_dim}, fixed_gen);
+  const auto fixed_noise = cat<float>(std::vector<TensorF>(kClasses, noise8), 0);  // (80, latent_dim)
+  std::vector<int64_t> row_labels;
+  for (int64_t d = 0; d < kClasses; ++d) row_labels.insert(row_labels.end(), kColumns, d);
+  const auto fixed_labels = from_vector<int64_t>(row_labels);
+  const io::GridOptions grid{.nrow = kColumns, .normalize = true, .value_range = {{-1.0, 1.0}}};
+  io::save_image(args.out / "real.png", images_by_class(train.images(), train.labels(), kColumns), grid);
 
-    examples::run_gan_epochs(trainer, *G, *D, loader,
-                             {.name = "cgan_mnist", .title = "Conditional DCGAN MNIST", .out = args.out,
-                              .epochs = args.epochs, .resume = resume, .conditional = true, .grid = grid},
-                             [&] { return trainer.sample(fixed_noise, fixed_labels); });
-  } catch (const std::exception& e) {
-    std::cerr << e.what() << "\n";
-    return 1;
-  }
+  examples::run_gan_epochs(trainer, *G, *D, loader,
+                           {.name = "cgan_mnist", .title = "Conditional DCGAN MNIST", .out = args.out,
+                            .epochs = args.epochs, .resume = resume, .conditional = true, .grid = grid},
+                           [&] { return trainer.sample(fixed_noise, fixed_labels); });
   return 0;
+}
+
+int main(int argc, char** argv) {
+  return examples::run_main("cgan_mnist", [&] { return example_main(argc, argv); });
 }

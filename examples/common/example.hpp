@@ -1,8 +1,9 @@
 // What every example trainer shares: the common command-line options (--epochs,
 // --batch-size, --seed, --out, --threads, --data, with --help from CLI11), thread setup,
-// and the 2-D sample figures the parabola examples report.
+// the error handling of main, and the 2-D sample figures the parabola examples report.
 #pragma once
 #include <CLI/CLI.hpp>
+#include <latent/data.hpp>
 #include <latent/latent.hpp>
 
 #include <cmath>
@@ -39,6 +40,54 @@ inline void start(const std::string& name, const CommonArgs& a) {
   std::filesystem::create_directories(a.out);
   std::cout << name << ": " << latent::get_num_threads() << " thread(s), seed " << a.seed << ", writing to "
             << a.out.string() << "\n";
+}
+
+// Runs an example's body; an exception (bad input, a missing, truncated or mismatched file)
+// becomes one line on stderr naming the example and exit status 1, not std::terminate.
+template <typename Body>
+int run_main(const char* name, Body&& body) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    std::cerr << name << ": error: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+// MNIST or FashionMNIST as loaded (N, 1, 28, 28) in [0, 1], with their labels; the first
+// `limit` images when limit > 0.
+struct LabeledImages {
+  latent::Tensor<float> images;
+  latent::IndexTensor labels;
+  std::string title;  // "MNIST" or "FashionMNIST"
+};
+
+inline LabeledImages load_images(const std::string& dataset, const std::string& split,
+                                 const std::filesystem::path& root, int64_t limit = 0) {
+  using namespace latent;
+  const auto which = split == "train" ? data::Split::Train : data::Split::Test;
+  LabeledImages out;
+  if (dataset == "mnist") {
+    out.title = "MNIST";
+    try {
+      data::MNIST ds(which, root);
+      out.images = ds.images();
+      out.labels = ds.labels();
+    } catch (const Error& e) {
+      // This machine may hold the test split alone (scripts/download_mnist.sh fetches the rest).
+      throw Error(std::string(e.what()) + (split == "train" ? "\n(with the test split only, pass --split test)" : ""));
+    }
+  } else {
+    out.title = "FashionMNIST";
+    data::FashionMNIST ds(which, root);
+    out.images = ds.images();
+    out.labels = ds.labels();
+  }
+  if (limit > 0 && limit < out.images.size(0)) {
+    out.images = out.images.narrow(0, 0, limit);
+    out.labels = out.labels.narrow(0, 0, limit);
+  }
+  return out;
 }
 
 // How well 2-D samples (x, y) cover the parabola y = x^2 on [-1, 1] (RECIPES R1/R2).

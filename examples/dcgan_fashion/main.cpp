@@ -30,7 +30,7 @@ void apply_spectral_norm(nn::Sequential<float>& d) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int example_main(int argc, char** argv) {
   examples::CommonArgs args;
   args.epochs = 3;
   args.batch_size = 64;
@@ -46,13 +46,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   examples::start("dcgan_fashion", args);
 
-  data::FashionMNIST fashion(data::Split::Train, args.data);
-  TensorF images = fashion.images();
-  IndexTensor labels = fashion.labels();
-  if (limit > 0 && limit < fashion.size()) {
-    images = images.narrow(0, 0, limit);
-    labels = labels.narrow(0, 0, limit);
-  }
+  const auto [images, labels, title] = examples::load_images("fashion", "train", args.data, limit);
   // R3: 28 -> 32 bilinear, then [0, 1] -> [-1, 1]; applied once, at load.
   data::ImageDataset train(images, labels, data::Compose{data::Resize(32), data::Normalize({0.5}, {0.5})});
   data::DataLoader loader(train, {.batch_size = args.batch_size, .shuffle = true, .seed = args.seed});
@@ -84,4 +78,8 @@ int main(int argc, char** argv) {
                             .out = args.out, .epochs = args.epochs, .resume = resume, .grid = grid},
                            [&] { return trainer.sample(fixed_noise); });
   return 0;
+}
+
+int main(int argc, char** argv) {
+  return examples::run_main("dcgan_fashion", [&] { return example_main(argc, argv); });
 }

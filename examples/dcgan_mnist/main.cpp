@@ -69,7 +69,7 @@ Net make_generator(const Layout& a, int64_t latent_dim) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int example_main(int argc, char** argv) {
   examples::CommonArgs args;
   args.epochs = 5;
   args.batch_size = 100;
@@ -89,56 +89,49 @@ int main(int argc, char** argv) {
   app.add_flag("--seed-init", seed_init, "the seed's init quirk: BatchNorm weights N(0, 0.02) instead of N(1, 0.02)");
   app.add_flag("--resume", resume, "continue from <out>/checkpoint.safetensors");
   CLI11_PARSE(app, argc, argv);
-  try {
-    examples::start("dcgan_mnist", args);
-    const Layout shape{small ? 32 : 64, width > 0 ? width : small ? 32 : 128};
+  examples::start("dcgan_mnist", args);
+  const Layout shape{small ? 32 : 64, width > 0 ? width : small ? 32 : 128};
 
-    data::MNIST mnist(split == "train" ? data::Split::Train : data::Split::Test, args.data);
-    TensorF images = mnist.images();
-    IndexTensor labels = mnist.labels();
-    if (limit > 0 && limit < mnist.size()) {
-      images = images.narrow(0, 0, limit);
-      labels = labels.narrow(0, 0, limit);
-    }
-    // R5: Resize(64) (bilinear), then [0, 1] -> [-1, 1]; applied once, at load.
-    data::ImageDataset train(images, labels,
-                             data::Compose{data::Resize(shape.size), data::Normalize({0.5}, {0.5})});
-    data::DataLoader loader(train, {.batch_size = args.batch_size, .shuffle = true, .seed = args.seed});
-    std::cout << "MNIST " << split << ": " << train.size() << " images of " << shape.size << "x" << shape.size << ", "
-              << loader.size() << " steps per epoch\n";
+  const auto [images, labels, title] = examples::load_images("mnist", split, args.data, limit);
+  // R5: Resize(64) (bilinear), then [0, 1] -> [-1, 1]; applied once, at load.
+  data::ImageDataset train(images, labels,
+                           data::Compose{data::Resize(shape.size), data::Normalize({0.5}, {0.5})});
+  data::DataLoader loader(train, {.batch_size = args.batch_size, .shuffle = true, .seed = args.seed});
+  std::cout << "MNIST " << split << ": " << train.size() << " images of " << shape.size << "x" << shape.size << ", "
+            << loader.size() << " steps per epoch\n";
 
-    auto G = make_generator(shape, latent_dim);
-    auto D = make_discriminator(shape);
-    // Linear layers keep their default init (R5). NOTE: the seed's init_weights draws
-    // BatchNorm weights from N(0, 0.02) too, which nearly zeroes every BN output at the
-    // start; --seed-init reproduces it.
-    const examples::DcganInitOptions init{.linear = false, .bn_weight_mean = seed_init ? 0.0 : 1.0};
-    G->apply([&](nn::Module<float>& m) { examples::dcgan_init(m, init); });
-    D->apply([&](nn::Module<float>& m) { examples::dcgan_init(m, init); });
-    optim::AdamOptions adam;  // R5: lr 2e-4, betas (0.5, 0.999)
-    adam.lr = 2e-4;
-    adam.beta1 = 0.5;
-    optim::Adam<float> opt_g(G->parameters(), adam), opt_d(D->parameters(), adam);
+  auto G = make_generator(shape, latent_dim);
+  auto D = make_discriminator(shape);
+  // Linear layers keep their default init (R5). NOTE: the seed's init_weights draws
+  // BatchNorm weights from N(0, 0.02) too, which nearly zeroes every BN output at the
+  // start; --seed-init reproduces it.
+  const examples::DcganInitOptions init{.linear = false, .bn_weight_mean = seed_init ? 0.0 : 1.0};
+  G->apply([&](nn::Module<float>& m) { examples::dcgan_init(m, init); });
+  D->apply([&](nn::Module<float>& m) { examples::dcgan_init(m, init); });
+  optim::AdamOptions adam;  // R5: lr 2e-4, betas (0.5, 0.999)
+  adam.lr = 2e-4;
+  adam.beta1 = 0.5;
+  optim::Adam<float> opt_g(G->parameters(), adam), opt_d(D->parameters(), adam);
 
-    gan::TrainerOptions options;  // BCE, non-saturating G loss, fake batch detached for D
-    options.latent_dim = latent_dim;
-    options.seed = args.seed + 1;
-    gan::Trainer<float> trainer(G, D, opt_g, opt_d, options);
+  gan::TrainerOptions options;  // BCE, non-saturating G loss, fake batch detached for D
+  options.latent_dim = latent_dim;
+  options.seed = args.seed + 1;
+  gan::Trainer<float> trainer(G, D, opt_g, opt_d, options);
 
-    // R5: a fixed batch of 16 noise vectors, rendered after every epoch.
-    Generator fixed_gen(args.seed + 2);
-    const auto fixed_noise = randn<float>({16, latent_dim}, fixed_gen);
-    const io::GridOptions grid{.nrow = 4, .normalize = true, .value_range = {{-1.0, 1.0}}};
-    io::save_image(args.out / "real.png", train.images().narrow(0, 0, std::min<int64_t>(16, train.size())), grid);
+  // R5: a fixed batch of 16 noise vectors, rendered after every epoch.
+  Generator fixed_gen(args.seed + 2);
+  const auto fixed_noise = randn<float>({16, latent_dim}, fixed_gen);
+  const io::GridOptions grid{.nrow = 4, .normalize = true, .value_range = {{-1.0, 1.0}}};
+  io::save_image(args.out / "real.png", train.images().narrow(0, 0, std::min<int64_t>(16, train.size())), grid);
 
-    const std::string size = std::to_string(shape.size);
-    examples::run_gan_epochs(trainer, *G, *D, loader,
-                             {.name = "dcgan_mnist", .title = "DCGAN MNIST " + size + "x" + size, .out = args.out,
-                              .epochs = args.epochs, .resume = resume, .grid = grid},
-                             [&] { return trainer.sample(fixed_noise); });
-  } catch (const std::exception& e) {
-    std::cerr << e.what() << "\n";
-    return 1;
-  }
+  const std::string size = std::to_string(shape.size);
+  examples::run_gan_epochs(trainer, *G, *D, loader,
+                           {.name = "dcgan_mnist", .title = "DCGAN MNIST " + size + "x" + size, .out = args.out,
+                            .epochs = args.epochs, .resume = resume, .grid = grid},
+                           [&] { return trainer.sample(fixed_noise); });
   return 0;
+}
+
+int main(int argc, char** argv) {
+  return examples::run_main("dcgan_mnist", [&] { return example_main(argc, argv); });
 }

@@ -52,7 +52,7 @@ void write_points(const std::filesystem::path& path, const TensorF& points) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int example_main(int argc, char** argv) {
   examples::CommonArgs args;
   args.batch_size = 512;
   args.out = "out/parabola_gan";
@@ -146,4 +146,8 @@ int main(int argc, char** argv) {
   std::cout << "wrote " << (args.out / "samples.png").string() << ", samples.csv, real.csv, losses.csv, losses.png, "
             << checkpoint.filename().string() << "\n";
   return 0;
+}
+
+int main(int argc, char** argv) {
+  return examples::run_main("parabola_gan", [&] { return example_main(argc, argv); });
 }

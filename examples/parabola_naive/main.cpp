@@ -28,7 +28,7 @@ void write_points(const std::filesystem::path& path, const TensorF& points) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int example_main(int argc, char** argv) {
   examples::CommonArgs args;
   args.epochs = 10;
   args.batch_size = 128;
@@ -100,4 +100,8 @@ int main(int argc, char** argv) {
   std::cout << "the points sit on the parabola (small |y - x^2|) but do not spread like the data: compare the "
                "quarters with parabola_gan's\n";
   return 0;
+}
+
+int main(int argc, char** argv) {
+  return examples::run_main("parabola_naive", [&] { return example_main(argc, argv); });
 }

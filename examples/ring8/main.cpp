@@ -99,7 +99,7 @@ RunResult train_one(const std::string& loss_name, const examples::CommonArgs& ar
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int example_main(int argc, char** argv) {
   examples::CommonArgs args;
   args.batch_size = 256;
   args.out = "out/ring8";
@@ -130,4 +130,8 @@ int main(int argc, char** argv) {
   }
   summary.close();
   return 0;
+}
+
+int main(int argc, char** argv) {
+  return examples::run_main("ring8", [&] { return example_main(argc, argv); });
 }

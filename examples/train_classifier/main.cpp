@@ -57,7 +57,7 @@ Evaluation evaluate(metrics::ImageClassifier<float>& model, const TensorF& image
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int example_main(int argc, char** argv) {
   examples::CommonArgs args;
   args.epochs = 3;
   args.batch_size = 128;
@@ -158,4 +158,8 @@ int main(int argc, char** argv) {
               100 * last.accuracy, static_cast<long long>(last.wrong.size()), static_cast<long long>(test.size()),
               (args.out / "classifier.safetensors").string().c_str());
   return 0;
+}
+
+int main(int argc, char** argv) {
+  return examples::run_main("train_classifier", [&] { return example_main(argc, argv); });
 }
