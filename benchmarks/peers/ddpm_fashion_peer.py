@@ -288,10 +288,10 @@ def load_fashion(data_dir, split, limit, unit_range):
     return x.contiguous(), torch.from_numpy(y.astype(np.int64))
 
 
-def save_tensors(tensors, path):
+def save_tensors(tensors, path, metadata=None):
     tmp = path + ".tmp"
     save_file({k: v.detach().to(torch.float32).contiguous() for k, v in tensors.items()}, tmp,
-              metadata={"format": "pt"})
+              metadata={"format": "pt", **(metadata or {})})
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
@@ -393,7 +393,7 @@ def export_samples(model, a, sampler):
               f"ETA {(batches - b - 1) * el / (b + 1):.0f}s", flush=True)
     samples = torch.cat(parts).to(torch.float32)
     path = os.path.join(a.out, f"samples_{sampler}.safetensors")
-    save_tensors({"samples": samples}, path)
+    save_tensors({"samples": samples}, path, {"layout": "pad"})  # 28x28 padded to 32, as latent's export
     print(f"wrote {a.export} images to {path} ({sampler}, {steps} steps, "
           f"range [{samples.min().item():.3f}, {samples.max().item():.3f}], {time.perf_counter() - t0:.1f} s)",
           flush=True)

@@ -5,13 +5,14 @@
 //   epoch_NNN.png             samples of the EMA model after each epoch (fixed noise)
 //   losses.csv, losses.png    step,epoch,loss and the curve
 //   checkpoint.safetensors    model, EMA, optimizer, generators and counters after each
-//                             epoch (--resume continues from it)
+//                             epoch (--resume continues from it), with the model and
+//                             diffusion settings, which --sample and --resume reuse
 //   model.safetensors         the EMA weights alone (PyTorch state_dict names)
 // and with --sample (from the checkpoint, no training):
 //   samples_<sampler>.png     a grid (one row per class with --classes)
 //   sampling_<sampler>.gif    the reverse process, a frame every --frame-every steps
 //   samples_<sampler>.safetensors  with --export N: N more images ("samples", (N, 1, 32, 32)
-//                             in [-1, 1]) for the fid example
+//                             in [-1, 1]; metadata layout=pad) for the fid example
 //
 //   ddpm_fashion [--epochs 10 | --max-steps N] [--width 32] [--mults 1,2,2] [--attention 8]
 //   ddpm_fashion --sample [--sampler ddpm|ddim] [--steps 50] [--eta 0]
@@ -21,6 +22,7 @@
 #include <latent/nn.hpp>
 
 #include <chrono>
+#include <optional>
 #include <sstream>
 
 #include "../common/example.hpp"
@@ -151,6 +153,58 @@ IndexTensor drop_labels(const IndexTensor& labels, double p, int64_t null_label,
   return from_vector<int64_t>(y);
 }
 
+// The settings a checkpoint must be read with (the U-Net's shape, the diffusion process and
+// the data range), saved in its metadata so --sample and --resume rebuild the same model
+// without the options being repeated. Checkpoints without it take the command line's.
+constexpr const char* kConfigKey = "ddpm.config";
+
+nlohmann::json saved_config(const DdpmArgs& a) {
+  return {{"width", a.width},           {"mults", a.mults},         {"attention", a.attention},
+          {"heads", a.heads},           {"time-dim", a.time_dim},   {"groups", a.groups},
+          {"dropout", a.dropout},       {"classes", a.classes},     {"timesteps", a.timesteps},
+          {"schedule", a.schedule},     {"prediction", a.prediction}, {"unit-range", a.unit_range}};
+}
+
+// Takes each setting from the checkpoint's config; an option given on the command line
+// must agree with it (a different --width cannot load these weights).
+void apply_saved_config(DdpmArgs& a, const io::SafeTensors& file, const CLI::App& app) {
+  const auto it = file.metadata().find(kConfigKey);
+  if (it == file.metadata().end()) return;
+  nlohmann::json saved;
+  try {
+    saved = nlohmann::json::parse(it->second);
+  } catch (const std::exception& e) {
+    throw Error(latent::detail::str_cat("ddpm: ", file.source(), ": the '", kConfigKey, "' metadata is not JSON: ",
+                                        e.what()));
+  }
+  auto take = [&](const std::string& key, auto& value) {
+    using Value = std::decay_t<decltype(value)>;
+    if (!saved.contains(key)) return;
+    Value stored;
+    try {
+      stored = saved.at(key).get<Value>();
+    } catch (const std::exception& e) {
+      throw Error(latent::detail::str_cat("ddpm: ", file.source(), ": '", kConfigKey, "' has a bad ", key, ": ",
+                                          e.what()));
+    }
+    LATENT_CHECK(app.count("--" + key) == 0 || stored == value, "ddpm: --", key, " ", nlohmann::json(value).dump(),
+                 " was given, but ", file.source(), " was trained with --", key, " ", saved.at(key).dump());
+    value = stored;
+  };
+  take("width", a.width);
+  take("mults", a.mults);
+  take("attention", a.attention);
+  take("heads", a.heads);
+  take("time-dim", a.time_dim);
+  take("groups", a.groups);
+  take("dropout", a.dropout);
+  take("classes", a.classes);
+  take("timesteps", a.timesteps);
+  take("schedule", a.schedule);
+  take("prediction", a.prediction);
+  take("unit-range", a.unit_range);
+}
+
 int64_t sampling_steps(const DdpmArgs& a) { return a.sampler == "ddpm" ? a.timesteps : a.steps; }
 
 // --export: N images in batches of --batch-size (whole rows of ten classes when
@@ -169,7 +223,8 @@ void export_samples(diffusion::UNet<float>& model, const DdpmArgs& a, Generator&
     parts.push_back(a.unit_range ? images * 2.0f - 1.0f : images);
   }
   progress.finish();
-  io::save_safetensors(path, io::NamedTensors{{"samples", cat(parts, 0)}});
+  // "layout": the images are 28x28 data padded to 32 (R10), which fid's --real-layout auto reads.
+  io::save_safetensors(path, io::NamedTensors{{"samples", cat(parts, 0)}}, {{"layout", "pad"}});
   std::cout << "wrote " << a.export_count << " images to " << path.string() << "\n";
 }
 
@@ -182,9 +237,7 @@ std::string epoch_file(int64_t epoch) {
   return name;
 }
 
-}  // namespace
-
-int run_ddpm(int argc, char** argv, const std::string& dataset) {
+int ddpm_main(int argc, char** argv, const std::string& dataset) {
   DdpmArgs a;
   a.dataset = dataset;
   a.common.epochs = 10;
@@ -241,6 +294,13 @@ int run_ddpm(int argc, char** argv, const std::string& dataset) {
   CLI11_PARSE(app, argc, argv);
   examples::start("ddpm_" + dataset, a.common);
 
+  const auto checkpoint_path = a.common.out / "checkpoint.safetensors";
+  std::optional<io::SafeTensors> saved;
+  if (a.sample_only || a.resume) {
+    saved = io::SafeTensors::read_file(checkpoint_path);
+    apply_saved_config(a, *saved, app);
+  }
+
   auto model = std::make_shared<diffusion::UNet<float>>(unet_options(a));
   auto ema_model = std::make_shared<diffusion::UNet<float>>(unet_options(a));
   optim::AdamOptions adam = optim::AdamW<float>::defaults();
@@ -252,13 +312,12 @@ int run_ddpm(int argc, char** argv, const std::string& dataset) {
   for (size_t i = 0; i < a.mults.size(); ++i) std::cout << (i ? "," : "") << a.mults[i];
   std::cout << "}, attention " << a.attention << "\n";
 
-  const auto checkpoint_path = a.common.out / "checkpoint.safetensors";
   io::Checkpoint checkpoint;
   checkpoint.add("model", *model).add("ema", ema).add("optimizer", optimizer).add("train_rng", train_gen);
   checkpoint.counters["epoch"] = 0;
   checkpoint.counters["step"] = 0;
-  if (a.sample_only || a.resume) {
-    checkpoint.load(checkpoint_path);
+  if (saved) {
+    checkpoint.load(*saved);
     std::cout << "loaded " << checkpoint_path.string() << " (after epoch " << checkpoint.counters.at("epoch") << ")\n";
   }
   if (a.raw_weights)
@@ -294,26 +353,11 @@ int run_ddpm(int argc, char** argv, const std::string& dataset) {
     return 0;
   }
 
-  const auto split = a.split == "train" ? data::Split::Train : data::Split::Test;
-  TensorF images;
-  IndexTensor labels;
-  if (dataset == "mnist") {
-    data::MNIST ds(split, a.common.data);
-    images = ds.images();
-    labels = ds.labels();
-  } else {
-    data::FashionMNIST ds(split, a.common.data);
-    images = ds.images();
-    labels = ds.labels();
-  }
-  if (a.limit > 0 && a.limit < images.size(0)) {
-    images = images.narrow(0, 0, a.limit);
-    labels = labels.narrow(0, 0, a.limit);
-  }
+  const auto loaded = examples::load_images(dataset, a.split, a.common.data, a.limit);
   // R10: 28 -> 32 by padding (exact pixels); [-1, 1] unless --unit-range.
   data::Transform transform = a.unit_range ? data::Transform(data::Pad(2))
                                            : data::Transform(data::Compose{data::Pad(2), data::Normalize({0.5}, {0.5})});
-  data::ImageDataset train(images, labels, transform);
+  data::ImageDataset train(loaded.images, loaded.labels, transform);
   data::DataLoader loader(train, {.batch_size = a.common.batch_size, .shuffle = true, .seed = a.common.seed});
   std::cout << title << " " << a.split << ": " << train.size() << " images of 32x32, " << loader.size()
             << " steps per epoch\n";
@@ -366,6 +410,7 @@ int run_ddpm(int argc, char** argv, const std::string& dataset) {
     io::save_image(a.common.out / epoch_file(epoch + 1), samples, grid_options(a, grid_row(a)));
     checkpoint.counters["epoch"] = epoch + 1;
     checkpoint.counters["step"] = step;
+    checkpoint.metadata[kConfigKey] = saved_config(a).dump();
     checkpoint.save(checkpoint_path);
     io::save_module(*ema_model, a.common.out / "model.safetensors");
     losses.flush_to_disk();
@@ -377,4 +422,11 @@ int run_ddpm(int argc, char** argv, const std::string& dataset) {
     io::save_loss_plot(a.common.out / (a.resume ? "losses_resumed.png" : "losses.png"), curve_steps, {{"mse", curve}},
                        std::nullopt, {.title = "DDPM " + title});
   return 0;
+}
+
+}  // namespace
+
+int run_ddpm(int argc, char** argv, const std::string& dataset) {
+  return examples::run_main(dataset == "mnist" ? "ddpm_mnist" : "ddpm_fashion",
+                            [&] { return ddpm_main(argc, argv, dataset); });
 }

@@ -11,6 +11,12 @@
 // (N, C, H, W) or (N, H, W) in [-1, 1] (as the ddpm trainers write). Images of another
 // size than the classifier's are resized (bilinear up, area down). The figures are printed
 // and, with --csv, appended as a row (label,num,fid,is_mean,is_std) to that file.
+//
+// The real 28x28 images are brought to the classifier's size the way the scored model saw
+// its data: bilinear resize (R3's GANs) or zero padding (R10's DDPM pads 28 to 32).
+// --real-layout auto takes "pad" when the samples file says so in its "layout" metadata
+// (ddpm_fashion --export and its PyTorch peer write it), else "resize". Scoring padded
+// samples against resized real images would count the layout as a difference.
 #include <latent/data.hpp>
 #include <latent/io.hpp>
 #include <latent/metrics.hpp>
@@ -35,7 +41,8 @@ TensorF fit_to(const TensorF& images, int64_t size, const std::string& source) {
   return nn::functional::interpolate(x, o);
 }
 
-TensorF load_samples(const std::filesystem::path& path) {
+// The samples and their "layout" metadata ("" when absent).
+std::pair<TensorF, std::string> load_samples(const std::filesystem::path& path) {
   auto file = io::SafeTensors::read_file(path);
   auto names = file.names();
   LATENT_CHECK(!names.empty(), "fid: '", path.string(), "' holds no tensors");
@@ -43,7 +50,8 @@ TensorF load_samples(const std::filesystem::path& path) {
       std::find(names.begin(), names.end(), "samples") != names.end() ? std::string("samples") : names.front();
   LATENT_CHECK((names.size() == 1 || name == "samples"), "fid: '", path.string(), "' holds ", names.size(),
                " tensors and none is named 'samples'; expected one image tensor");
-  return file.get<float>(name);
+  auto layout = file.metadata().find("layout");
+  return {file.get<float>(name), layout == file.metadata().end() ? std::string() : layout->second};
 }
 
 TensorF generate_dcgan(const std::filesystem::path& weights, int64_t latent_dim, int64_t num, uint64_t seed) {
@@ -60,10 +68,10 @@ TensorF generate_dcgan(const std::filesystem::path& weights, int64_t latent_dim,
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int example_main(int argc, char** argv) {
   examples::CommonArgs args;
   args.batch_size = 500;
-  std::string dataset = "fashion", label;
+  std::string dataset = "fashion", label, real_layout = "auto";
   std::filesystem::path classifier_path, samples_path, generator_path, csv_path;
   int64_t num = 10000, latent_dim = 100;
   int splits = 10;
@@ -80,6 +88,10 @@ int main(int argc, char** argv) {
   auto* reference_opt = app.add_flag("--reference", reference, "score N real training images instead (the floor)");
   samples_opt->excludes(generator_opt)->excludes(reference_opt);
   generator_opt->excludes(reference_opt);
+  app.add_option("--real-layout", real_layout,
+                 "how real 28x28 images reach the classifier's size: resize, pad, or auto (the samples' metadata)")
+      ->check(CLI::IsMember({"auto", "resize", "pad"}))
+      ->capture_default_str();
   app.add_option("--num", num, "images to generate or to take from the training split")->capture_default_str()->check(
       CLI::PositiveNumber);
   app.add_option("--latent-dim", latent_dim, "generator noise size")->capture_default_str();
@@ -96,66 +108,73 @@ int main(int argc, char** argv) {
   }
   if (args.threads > 0) set_num_threads(args.threads);
 
-  try {
-    metrics::ImageClassifier<float> classifier;
-    io::load_module(classifier, classifier_path);
-    classifier.eval();
-    const int64_t size = classifier.options().image_size;
+  metrics::ImageClassifier<float> classifier;
+  io::load_module(classifier, classifier_path);
+  classifier.eval();
+  const int64_t size = classifier.options().image_size;
 
-    auto load = [&](data::Split split) {
-      data::MNISTOptions options{.split = split, .root = args.data,
-                                 .transform = data::Compose{data::Resize(size), data::Normalize({0.5}, {0.5})}};
-      return dataset == "mnist" ? data::ImageDataset(data::MNIST(options))
-                                : data::ImageDataset(data::FashionMNIST(options));
-    };
-    const TensorF real = load(data::Split::Test).images();
+  TensorF fake;
+  std::string source, samples_layout;
+  if (!samples_path.empty()) {
+    source = samples_path.string();
+    std::tie(fake, samples_layout) = load_samples(samples_path);
+    if (fake.size(0) > num) fake = fake.narrow(0, 0, num);
+  }
+  if (real_layout == "auto") real_layout = samples_layout == "pad" ? "pad" : "resize";
+  constexpr int64_t kDataSize = 28;
+  LATENT_CHECK(real_layout == "resize" || (size >= kDataSize && (size - kDataSize) % 2 == 0), "fid: --real-layout pad ",
+               "needs a classifier size of 28 + an even number, the classifier takes ", size);
+  const data::Transform to_size = real_layout == "pad" ? data::Transform(data::Pad((size - kDataSize) / 2))
+                                                       : data::Transform(data::Resize(size));
+  auto load = [&](data::Split split) {
+    data::MNISTOptions options{.split = split, .root = args.data,
+                               .transform = data::Compose{to_size, data::Normalize({0.5}, {0.5})}};
+    return dataset == "mnist" ? data::ImageDataset(data::MNIST(options))
+                              : data::ImageDataset(data::FashionMNIST(options));
+  };
+  const TensorF real = load(data::Split::Test).images();
 
-    TensorF fake;
-    std::string source;
-    if (!samples_path.empty()) {
-      source = samples_path.string();
-      fake = load_samples(samples_path);
-      if (fake.size(0) > num) fake = fake.narrow(0, 0, num);
-    } else if (!generator_path.empty()) {
-      source = generator_path.string();
-      fake = generate_dcgan(generator_path, latent_dim, num, args.seed);
-    } else {
-      source = dataset + " training split (reference)";
-      TensorF train = load(data::Split::Train).images();
-      fake = train.narrow(0, 0, std::min(num, train.size(0)));
-    }
-    fake = fit_to(fake, size, source);
-    LATENT_CHECK((fake.size(1) == classifier.options().in_channels), "fid: ", source, " has ", fake.size(1),
-                 " channels, the classifier takes ", classifier.options().in_channels);
+  if (!generator_path.empty()) {
+    source = generator_path.string();
+    fake = generate_dcgan(generator_path, latent_dim, num, args.seed);
+  } else if (reference) {
+    source = dataset + " training split (reference)";
+    TensorF train = load(data::Split::Train).images();
+    fake = train.narrow(0, 0, std::min(num, train.size(0)));
+  }
+  fake = fit_to(fake, size, source);
+  LATENT_CHECK((fake.size(1) == classifier.options().in_channels), "fid: ", source, " has ", fake.size(1),
+               " channels, the classifier takes ", classifier.options().in_channels);
 
-    auto features = [&](const TensorF& x) { return classifier.features(x); };
-    metrics::FID<float> fid(features, {.batch_size = args.batch_size});
-    fid.update(real, /*real=*/true);
-    fid.update(fake, /*real=*/false);
-    const double distance = fid.compute();
+  auto features = [&](const TensorF& x) { return classifier.features(x); };
+  metrics::FID<float> fid(features, {.batch_size = args.batch_size});
+  fid.update(real, /*real=*/true);
+  fid.update(fake, /*real=*/false);
+  const double distance = fid.compute();
 
-    std::vector<TensorF> logits;
-    {
-      NoGradGuard no_grad;
-      for (int64_t start = 0; start < fake.size(0); start += args.batch_size)
-        logits.push_back(classifier(fake.narrow(0, start, std::min(args.batch_size, fake.size(0) - start))));
-    }
-    auto [is_mean, is_std] = metrics::inception_score_from_logits(cat(logits, 0), splits);
+  std::vector<TensorF> logits;
+  {
+    NoGradGuard no_grad;
+    for (int64_t start = 0; start < fake.size(0); start += args.batch_size)
+      logits.push_back(classifier(fake.narrow(0, start, std::min(args.batch_size, fake.size(0) - start))));
+  }
+  auto [is_mean, is_std] = metrics::inception_score_from_logits(cat(logits, 0), splits);
 
-    std::printf("%s: %lld images vs %lld %s test images: FID %.3f, IS %.3f +- %.3f (%d splits)\n", source.c_str(),
-                static_cast<long long>(fake.size(0)), static_cast<long long>(real.size(0)), dataset.c_str(), distance,
-                is_mean, is_std, splits);
-    if (!csv_path.empty()) {
-      const bool fresh = !std::filesystem::exists(csv_path);
-      std::ofstream csv(csv_path, std::ios::app);
-      if (fresh) csv << "label,num,fid,is_mean,is_std\n";
-      csv << (label.empty() ? source : label) << "," << fake.size(0) << "," << distance << "," << is_mean << ","
-          << is_std << "\n";
-      LATENT_CHECK(csv.good(), "fid: could not append to '", csv_path.string(), "'");
-    }
-  } catch (const std::exception& e) {
-    std::cerr << e.what() << "\n";
-    return 1;
+  std::printf("%s: %lld images vs %lld %s test images (%s to %lld): FID %.3f, IS %.3f +- %.3f (%d splits)\n",
+              source.c_str(), static_cast<long long>(fake.size(0)), static_cast<long long>(real.size(0)),
+              dataset.c_str(), real_layout == "pad" ? "padded" : "resized", static_cast<long long>(size), distance,
+              is_mean, is_std, splits);
+  if (!csv_path.empty()) {
+    const bool fresh = !std::filesystem::exists(csv_path);
+    std::ofstream csv(csv_path, std::ios::app);
+    if (fresh) csv << "label,num,fid,is_mean,is_std\n";
+    csv << (label.empty() ? source : label) << "," << fake.size(0) << "," << distance << "," << is_mean << ","
+        << is_std << "\n";
+    LATENT_CHECK(csv.good(), "fid: could not append to '", csv_path.string(), "'");
   }
   return 0;
+}
+
+int main(int argc, char** argv) {
+  return examples::run_main("fid", [&] { return example_main(argc, argv); });
 }

@@ -60,7 +60,7 @@ std::string epoch_file(int64_t epoch) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int example_main(int argc, char** argv) {
   examples::CommonArgs args;
   args.epochs = 3;
   args.batch_size = 64;
@@ -103,159 +103,144 @@ int main(int argc, char** argv) {
   app.add_flag("--resume", resume, "continue from <out>/checkpoint.safetensors");
   CLI11_PARSE(app, argc, argv);
 
-  try {
-    const gan::Loss loss = gan::parse_loss(loss_arg);
-    const std::string name(gan::loss_name(loss));
-    const bool critic = gan::is_wasserstein(loss);
-    gan::LossRecipe recipe = gan::recipe_for(loss);
-    if (app.count("--lr")) recipe.lr = lr;
-    if (app.count("--n-critic")) recipe.n_critic = n_critic;
-    if (app.count("--clip")) recipe.clip_value = clip;
-    if (args.out.empty()) args.out = "out/wgan_" + name;
-    examples::start("wgan", args);
+  const gan::Loss loss = gan::parse_loss(loss_arg);
+  const std::string name(gan::loss_name(loss));
+  const bool critic = gan::is_wasserstein(loss);
+  gan::LossRecipe recipe = gan::recipe_for(loss);
+  if (app.count("--lr")) recipe.lr = lr;
+  if (app.count("--n-critic")) recipe.n_critic = n_critic;
+  if (app.count("--clip")) recipe.clip_value = clip;
+  if (args.out.empty()) args.out = "out/wgan_" + name;
+  examples::start("wgan", args);
 
-    const std::string title = dataset == "mnist" ? "MNIST" : "FashionMNIST";
-    const auto which = split == "train" ? data::Split::Train : data::Split::Test;
-    TensorF images;
-    IndexTensor labels;
-    if (dataset == "mnist") {
-      try {
-        data::MNIST ds(which, args.data);
-        images = ds.images();
-        labels = ds.labels();
-      } catch (const Error& e) {
-        const std::string hint = split == "train" ? "\nwgan: with the test split only, pass --split test" : "";
-        throw Error(e.what() + hint);
-      }
-    } else {
-      data::FashionMNIST ds(which, args.data);
-      images = ds.images();
-      labels = ds.labels();
+  const auto [images, labels, title] = examples::load_images(dataset, split, args.data, limit);
+  // R3: 28 -> 32 bilinear, then [0, 1] -> [-1, 1]; applied once, at load.
+  data::ImageDataset train(images, labels, data::Compose{data::Resize(32), data::Normalize({0.5}, {0.5})});
+  data::DataLoader loader(train, {.batch_size = args.batch_size, .shuffle = true, .seed = args.seed});
+  std::cout << title << " " << split << ": " << train.size() << " images of 32x32, " << loader.size()
+            << " D steps per epoch\n";
+
+  auto G = examples::make_dcgan_generator(latent_dim);
+  auto D = make_discriminator(critic);
+  G->apply([](nn::Module<float>& m) { examples::dcgan_init(m); });
+  // NOTE: the critic keeps its layers' default (PyTorch's) init. With R3's N(0, 0.02) and
+  // no normalisation its input gradient starts near 0, so wgan-gp's penalty starts at
+  // lambda and the critic spends hundreds of steps raising it while G runs ahead.
+  if (!critic) D->apply([](nn::Module<float>& m) { examples::dcgan_init(m); });
+  if (spectral)
+    for (size_t i = 0; i < D->size(); ++i) {
+      if (auto conv = D->get<nn::Conv2d<float>>(i)) nn::utils::spectral_norm(conv);
+      if (auto linear = D->get<nn::Linear<float>>(i)) nn::utils::spectral_norm(linear);
     }
-    if (limit > 0 && limit < images.size(0)) {
-      images = images.narrow(0, 0, limit);
-      labels = labels.narrow(0, 0, limit);
+  auto opt_g = gan::make_optimizer<float>(recipe, G->parameters());
+  auto opt_d = gan::make_optimizer<float>(recipe, D->parameters());
+
+  gan::TrainerOptions options;
+  options.loss = gan::AdversarialLoss(loss, /*logits=*/true);  // only the BCE family reads `logits`
+  options.latent_dim = latent_dim;
+  options.n_critic = recipe.n_critic;
+  options.clip_value = recipe.clip_value;
+  options.gp_weight = gp_weight;
+  options.seed = args.seed + 1;
+  gan::Trainer<float> trainer(G, D, *opt_g, *opt_d, options);
+  std::printf("loss %s: %s lr %g", name.c_str(), recipe.optimizer.c_str(), recipe.lr);
+  if (recipe.optimizer == "adam") std::printf(" betas (%g, %g)", recipe.beta1, recipe.beta2);
+  std::printf(", n_critic %d", recipe.n_critic);
+  if (recipe.clip_value > 0) std::printf(", clip %g", recipe.clip_value);
+  if (loss == gan::Loss::wgan_gp) std::printf(", lambda %g", gp_weight);
+  std::printf("; D %s%s\n", critic ? "without BatchNorm or Dropout" : "as R3 without its Sigmoid",
+              spectral ? ", spectral norm" : "");
+
+  const auto checkpoint = args.out / "checkpoint.safetensors";
+  int64_t first_epoch = 0;
+  if (resume) {
+    // A checkpoint of another loss has another D or optimizer: say so before loading.
+    const auto meta = io::SafeTensors::read_file(checkpoint).metadata();
+    if (auto it = meta.find("loss"); it != meta.end() && it->second != name)
+      throw Error("wgan: " + checkpoint.string() + " was trained with --loss " + it->second +
+                  "; resume it with that loss or pick another --out");
+    auto ckpt = trainer.load(checkpoint, [&](io::Checkpoint& c) { c.counters["epoch"] = 0; });
+    first_epoch = ckpt.counters.at("epoch");
+    std::cout << "resumed from " << checkpoint.string() << " after epoch " << first_epoch << "\n";
+    // Loading restored the optimizers' saved settings (as PyTorch's load_state_dict does);
+    // an --lr given now is what the user wants from here on.
+    if (app.count("--lr") && opt_d->lr(0) != lr) {
+      std::printf("--lr %g replaces the checkpoint's lr %g\n", lr, opt_d->lr(0));
+      for (auto* opt : {opt_g.get(), opt_d.get()})
+        for (size_t group = 0; group < opt->num_groups(); ++group) opt->set_lr(group, lr);
     }
-    // R3: 28 -> 32 bilinear, then [0, 1] -> [-1, 1]; applied once, at load.
-    data::ImageDataset train(images, labels, data::Compose{data::Resize(32), data::Normalize({0.5}, {0.5})});
-    data::DataLoader loader(train, {.batch_size = args.batch_size, .shuffle = true, .seed = args.seed});
-    std::cout << title << " " << split << ": " << train.size() << " images of 32x32, " << loader.size()
-              << " D steps per epoch\n";
-
-    auto G = examples::make_dcgan_generator(latent_dim);
-    auto D = make_discriminator(critic);
-    G->apply([](nn::Module<float>& m) { examples::dcgan_init(m); });
-    // NOTE: the critic keeps its layers' default (PyTorch's) init. With R3's N(0, 0.02) and
-    // no normalisation its input gradient starts near 0, so wgan-gp's penalty starts at
-    // lambda and the critic spends hundreds of steps raising it while G runs ahead.
-    if (!critic) D->apply([](nn::Module<float>& m) { examples::dcgan_init(m); });
-    if (spectral)
-      for (size_t i = 0; i < D->size(); ++i) {
-        if (auto conv = D->get<nn::Conv2d<float>>(i)) nn::utils::spectral_norm(conv);
-        if (auto linear = D->get<nn::Linear<float>>(i)) nn::utils::spectral_norm(linear);
-      }
-    auto opt_g = gan::make_optimizer<float>(recipe, G->parameters());
-    auto opt_d = gan::make_optimizer<float>(recipe, D->parameters());
-
-    gan::TrainerOptions options;
-    options.loss = gan::AdversarialLoss(loss, /*logits=*/true);  // only the BCE family reads `logits`
-    options.latent_dim = latent_dim;
-    options.n_critic = recipe.n_critic;
-    options.clip_value = recipe.clip_value;
-    options.gp_weight = gp_weight;
-    options.seed = args.seed + 1;
-    gan::Trainer<float> trainer(G, D, *opt_g, *opt_d, options);
-    std::printf("loss %s: %s lr %g", name.c_str(), recipe.optimizer.c_str(), recipe.lr);
-    if (recipe.optimizer == "adam") std::printf(" betas (%g, %g)", recipe.beta1, recipe.beta2);
-    std::printf(", n_critic %d", recipe.n_critic);
-    if (recipe.clip_value > 0) std::printf(", clip %g", recipe.clip_value);
-    if (loss == gan::Loss::wgan_gp) std::printf(", lambda %g", gp_weight);
-    std::printf("; D %s%s\n", critic ? "without BatchNorm or Dropout" : "as R3 without its Sigmoid",
-                spectral ? ", spectral norm" : "");
-
-    const auto checkpoint = args.out / "checkpoint.safetensors";
-    int64_t first_epoch = 0;
-    if (resume) {
-      // A checkpoint of another loss has another D or optimizer: say so before loading.
-      const auto meta = io::SafeTensors::read_file(checkpoint).metadata();
-      if (auto it = meta.find("loss"); it != meta.end() && it->second != name)
-        throw Error("wgan: " + checkpoint.string() + " was trained with --loss " + it->second +
-                    "; resume it with that loss or pick another --out");
-      auto ckpt = trainer.load(checkpoint, [&](io::Checkpoint& c) { c.counters["epoch"] = 0; });
-      first_epoch = ckpt.counters.at("epoch");
-      std::cout << "resumed from " << checkpoint.string() << " after epoch " << first_epoch << "\n";
-    }
-
-    Generator fixed_gen(args.seed + 2);
-    const auto fixed_noise = randn<float>({64, latent_dim}, fixed_gen);
-    const io::GridOptions grid{.nrow = 8, .normalize = true, .value_range = {{-1.0, 1.0}}};
-    io::save_image(args.out / "real.png", train.images().narrow(0, 0, std::min<int64_t>(64, train.size())), grid);
-
-    // score_gap = mean D(x) - mean D(G(z)): the Wasserstein estimate for wgan and wgan-gp.
-    // g_loss is nan until G's first step. losses.csv keeps the rows of earlier runs when resuming.
-    io::CsvWriter losses(args.out / (resume ? "losses_resumed.csv" : "losses.csv"),
-                         {"step", "g_step", "d_loss", "g_loss", "d_x", "d_g_z", "score_gap", "penalty"});
-    std::vector<double> steps, d_curve, g_curve, gap_curve;
-    const double nan = std::numeric_limits<double>::quiet_NaN();
-    const auto started = std::chrono::steady_clock::now();
-    for (int64_t epoch = first_epoch; epoch < args.epochs; ++epoch) {
-      loader.set_epoch(epoch);
-      G->train();
-      D->train();
-      io::Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(args.epochs), loader.size());
-      int64_t i = 0, g_count = 0;
-      double d_sum = 0, g_sum = 0, gap_sum = 0;
-      for (auto& batch : loader) {
-        auto s = trainer.step(batch.images);
-        const double g = s.g_steps > 0 ? s.g_loss : nan, gap = s.d_x - s.d_g_z;
-        losses.row(s.d_steps, s.g_steps, s.d_loss, g, s.d_x, s.d_g_z, gap, s.penalty);
-        steps.push_back(static_cast<double>(s.d_steps));
-        d_curve.push_back(s.d_loss);
-        g_curve.push_back(g);
-        gap_curve.push_back(gap);
-        d_sum += s.d_loss;
-        gap_sum += gap;
-        if (s.generator_stepped) {
-          g_sum += s.g_loss;
-          ++g_count;
-        }
-        std::vector<std::pair<std::string, double>> shown{{"d_loss", s.d_loss}, {"g_loss", g}};
-        if (critic) shown.emplace_back("W", gap);
-        else shown.insert(shown.end(), {{"D(x)", s.d_x}, {"D(G(z))", s.d_g_z}});
-        if (loss == gan::Loss::wgan_gp) shown.emplace_back("gp", s.penalty);
-        progress.update(++i, shown);
-      }
-      progress.finish();
-      io::save_image(args.out / epoch_file(epoch + 1), trainer.sample(fixed_noise), grid);
-      trainer.save(checkpoint, [&](io::Checkpoint& c) {
-        c.counters["epoch"] = epoch + 1;
-        c.metadata["loss"] = name;
-      });
-      io::save_module(*G, args.out / "generator.safetensors");
-      losses.flush_to_disk();
-      const double n = static_cast<double>(std::max<int64_t>(1, i));
-      std::printf("epoch %lld: %lld D / %lld G steps; mean d_loss %.4f, g_loss %.4f, D(x)-D(G(z)) %.4f; wrote %s and "
-                  "the checkpoint\n",
-                  static_cast<long long>(epoch + 1), static_cast<long long>(i), static_cast<long long>(g_count),
-                  d_sum / n, g_count ? g_sum / static_cast<double>(g_count) : nan, gap_sum / n,
-                  epoch_file(epoch + 1).c_str());
-    }
-    losses.close();
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    if (!steps.empty()) {
-      std::vector<std::pair<std::string, std::vector<double>>> curves{{"d_loss", d_curve}, {"g_loss", g_curve}};
-      if (critic) curves.emplace_back("W estimate", gap_curve);
-      io::save_loss_plot(args.out / (resume ? "losses_resumed.png" : "losses.png"), steps, curves, std::nullopt,
-                         {.title = name + " on " + title + (spectral ? " (spectral norm)" : ""), .x_label = "D step"});
-    }
-    std::printf("done: %s on %s %s, %lld D / %lld G steps in total; this run %zu D steps in %s (%.2f D steps/s); "
-                "outputs in %s\n",
-                name.c_str(), title.c_str(), split.c_str(), static_cast<long long>(trainer.d_steps()),
-                static_cast<long long>(trainer.g_steps()), steps.size(), io::format_duration(seconds).c_str(),
-                seconds > 0 ? static_cast<double>(steps.size()) / seconds : 0.0, args.out.string().c_str());
-  } catch (const std::exception& e) {
-    std::cerr << e.what() << "\n";
-    return 1;
   }
+
+  Generator fixed_gen(args.seed + 2);
+  const auto fixed_noise = randn<float>({64, latent_dim}, fixed_gen);
+  const io::GridOptions grid{.nrow = 8, .normalize = true, .value_range = {{-1.0, 1.0}}};
+  io::save_image(args.out / "real.png", train.images().narrow(0, 0, std::min<int64_t>(64, train.size())), grid);
+
+  // score_gap = mean D(x) - mean D(G(z)): the Wasserstein estimate for wgan and wgan-gp.
+  // g_loss is nan until G's first step. losses.csv keeps the rows of earlier runs when resuming.
+  io::CsvWriter losses(args.out / (resume ? "losses_resumed.csv" : "losses.csv"),
+                       {"step", "g_step", "d_loss", "g_loss", "d_x", "d_g_z", "score_gap", "penalty"});
+  std::vector<double> steps, d_curve, g_curve, gap_curve;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const auto started = std::chrono::steady_clock::now();
+  for (int64_t epoch = first_epoch; epoch < args.epochs; ++epoch) {
+    loader.set_epoch(epoch);
+    G->train();
+    D->train();
+    io::Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(args.epochs), loader.size());
+    int64_t i = 0, g_count = 0;
+    double d_sum = 0, g_sum = 0, gap_sum = 0;
+    for (auto& batch : loader) {
+      auto s = trainer.step(batch.images);
+      const double g = s.g_steps > 0 ? s.g_loss : nan, gap = s.d_x - s.d_g_z;
+      losses.row(s.d_steps, s.g_steps, s.d_loss, g, s.d_x, s.d_g_z, gap, s.penalty);
+      steps.push_back(static_cast<double>(s.d_steps));
+      d_curve.push_back(s.d_loss);
+      g_curve.push_back(g);
+      gap_curve.push_back(gap);
+      d_sum += s.d_loss;
+      gap_sum += gap;
+      if (s.generator_stepped) {
+        g_sum += s.g_loss;
+        ++g_count;
+      }
+      std::vector<std::pair<std::string, double>> shown{{"d_loss", s.d_loss}, {"g_loss", g}};
+      if (critic) shown.emplace_back("W", gap);
+      else shown.insert(shown.end(), {{"D(x)", s.d_x}, {"D(G(z))", s.d_g_z}});
+      if (loss == gan::Loss::wgan_gp) shown.emplace_back("gp", s.penalty);
+      progress.update(++i, shown);
+    }
+    progress.finish();
+    io::save_image(args.out / epoch_file(epoch + 1), trainer.sample(fixed_noise), grid);
+    trainer.save(checkpoint, [&](io::Checkpoint& c) {
+      c.counters["epoch"] = epoch + 1;
+      c.metadata["loss"] = name;
+    });
+    io::save_module(*G, args.out / "generator.safetensors");
+    losses.flush_to_disk();
+    const double n = static_cast<double>(std::max<int64_t>(1, i));
+    std::printf("epoch %lld: %lld D / %lld G steps; mean d_loss %.4f, g_loss %.4f, D(x)-D(G(z)) %.4f; wrote %s and "
+                "the checkpoint\n",
+                static_cast<long long>(epoch + 1), static_cast<long long>(i), static_cast<long long>(g_count),
+                d_sum / n, g_count ? g_sum / static_cast<double>(g_count) : nan, gap_sum / n,
+                epoch_file(epoch + 1).c_str());
+  }
+  losses.close();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (!steps.empty()) {
+    std::vector<std::pair<std::string, std::vector<double>>> curves{{"d_loss", d_curve}, {"g_loss", g_curve}};
+    if (critic) curves.emplace_back("W estimate", gap_curve);
+    io::save_loss_plot(args.out / (resume ? "losses_resumed.png" : "losses.png"), steps, curves, std::nullopt,
+                       {.title = name + " on " + title + (spectral ? " (spectral norm)" : ""), .x_label = "D step"});
+  }
+  std::printf("done: %s on %s %s, %lld D / %lld G steps in total; this run %zu D steps in %s (%.2f D steps/s); "
+              "outputs in %s\n",
+              name.c_str(), title.c_str(), split.c_str(), static_cast<long long>(trainer.d_steps()),
+              static_cast<long long>(trainer.g_steps()), steps.size(), io::format_duration(seconds).c_str(),
+              seconds > 0 ? static_cast<double>(steps.size()) / seconds : 0.0, args.out.string().c_str());
   return 0;
+}
+
+int main(int argc, char** argv) {
+  return examples::run_main("wgan", [&] { return example_main(argc, argv); });
 }
