@@ -58,7 +58,7 @@ int example_main(int argc, char** argv) {
   args.out = "out/parabola_gan";
   int64_t batches = 10000, latent_dim = 10, hidden = 50, num_samples = 1000;
   std::string loss_name = "ns";
-  double lr = 3e-4;
+  double lr = 3e-4, ema = 0;
   bool quirk = false, resume = false;
 
   CLI::App app{"GAN on points of the parabola y = x^2 (RECIPES R2)"};
@@ -66,6 +66,8 @@ int example_main(int argc, char** argv) {
   app.add_option("--batches", batches, "steps per epoch (R2: 10000)")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--latent-dim", latent_dim, "size of G's noise (R2: 10)")->capture_default_str();
   app.add_option("--lr", lr, "Adam learning rate of both nets (R2: 3e-4)")->capture_default_str();
+  app.add_option("--ema", ema, "decay of an EMA of G's weights that draws the samples (e.g. 0.999; 0: off)")
+      ->capture_default_str();
   app.add_option("--loss", loss_name, "minimax, ns, lsgan, wgan, wgan-gp or hinge")->capture_default_str();
   app.add_option("--samples", num_samples, "points in samples.csv and real.csv")->capture_default_str();
   app.add_flag("--quirk", quirk, "the seed's D step: fake batch not detached (D's backward reaches G)");
@@ -85,6 +87,7 @@ int example_main(int argc, char** argv) {
   options.latent_dim = latent_dim;
   options.detach_fake = !quirk;
   options.seed = args.seed + 1;
+  options.ema_decay = ema;
   if (gan::is_wasserstein(loss)) options.n_critic = 5;
   if (loss == gan::Loss::wgan) options.clip_value = 0.01;
   gan::Trainer<float> trainer(G, D, opt_g, opt_d, options);
