@@ -54,11 +54,12 @@ inline int64_t desc_numel(const StridedDesc& d) {
 
 // The same iteration space with fewer dims: extent-1 dims dropped, and neighbours merged
 // where every operand is contiguous across them ((.., n0, n1, ..) with s0 == s1 * n1 for
-// out, a and b becomes (.., n0 * n1, ..) with stride s1). All-contiguous becomes rank 1.
+// out, a, b and c becomes (.., n0 * n1, ..) with stride s1). All-contiguous becomes rank 1.
 inline StridedDesc coalesce(const StridedDesc& d) {
   StridedDesc c;
   c.a_offset = d.a_offset;
   c.b_offset = d.b_offset;
+  c.c_offset = d.c_offset;
   c.out_offset = d.out_offset;
   for (int i = 0; i < d.rank; ++i) {
     if (d.shape[i] == 1) continue;
@@ -66,12 +67,13 @@ inline StridedDesc coalesce(const StridedDesc& d) {
     if (r > 0) {
       int64_t n = d.shape[i];
       bool merge = c.out_strides[r - 1] == d.out_strides[i] * n && c.a_strides[r - 1] == d.a_strides[i] * n &&
-                   c.b_strides[r - 1] == d.b_strides[i] * n;
+                   c.b_strides[r - 1] == d.b_strides[i] * n && c.c_strides[r - 1] == d.c_strides[i] * n;
       if (merge) {
         c.shape[r - 1] *= n;
         c.out_strides[r - 1] = d.out_strides[i];
         c.a_strides[r - 1] = d.a_strides[i];
         c.b_strides[r - 1] = d.b_strides[i];
+        c.c_strides[r - 1] = d.c_strides[i];
         continue;
       }
     }
@@ -79,18 +81,22 @@ inline StridedDesc coalesce(const StridedDesc& d) {
     c.out_strides[r] = d.out_strides[i];
     c.a_strides[r] = d.a_strides[i];
     c.b_strides[r] = d.b_strides[i];
+    c.c_strides[r] = d.c_strides[i];
     c.rank = r + 1;
   }
   return c;
 }
 
-// Element offsets of row-major linear index i in out, a and b. Index is uint32_t when the
-// iteration space fits (32-bit division is several times cheaper), else int64_t.
+// Element offsets of row-major linear index i in out, a, b and c (offsets a kernel does not
+// use are dead code after inlining). Index is uint32_t when the iteration space fits
+// (32-bit division is several times cheaper), else int64_t.
 template <typename Index>
-__device__ inline void strided_offsets(const StridedDesc& d, Index i, int64_t& out, int64_t& a, int64_t& b) {
+__device__ inline void strided_offsets(const StridedDesc& d, Index i, int64_t& out, int64_t& a, int64_t& b,
+                                       int64_t& c) {
   out = d.out_offset;
   a = d.a_offset;
   b = d.b_offset;
+  c = d.c_offset;
 #pragma unroll
   for (int k = kMaxRank - 1; k >= 0; --k) {
     if (k < d.rank) {
@@ -100,6 +106,7 @@ __device__ inline void strided_offsets(const StridedDesc& d, Index i, int64_t& o
       out += static_cast<int64_t>(idx) * d.out_strides[k];
       a += static_cast<int64_t>(idx) * d.a_strides[k];
       b += static_cast<int64_t>(idx) * d.b_strides[k];
+      c += static_cast<int64_t>(idx) * d.c_strides[k];
     }
   }
 }

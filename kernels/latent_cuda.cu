@@ -13,8 +13,10 @@
 #include "common.cuh"
 #include "elementwise.cuh"
 #include "gemm.cuh"
+#include "index.cuh"
 #include "random.cuh"
 #include "reduce.cuh"
+#include "softmax.cuh"
 
 namespace latent::cuda {
 namespace {
@@ -103,8 +105,56 @@ class CudaBackend final : public Backend {
                   const StridedDesc& desc) override {
     kernels::binary(op, out, a, b, desc, stream(device));
   }
+  void unary_f32(int device, UnaryOp op, float* out, const float* a, const StridedDesc& desc, double p0,
+                 double p1) override {
+    kernels::unary(op, out, a, desc, p0, p1, stream(device));
+  }
+  void unary_f64(int device, UnaryOp op, double* out, const double* a, const StridedDesc& desc, double p0,
+                 double p1) override {
+    kernels::unary(op, out, a, desc, p0, p1, stream(device));
+  }
+  void gather_f32(int device, float* out, const float* a, const int64_t* index, const StridedDesc& desc,
+                  int64_t dim_stride) override {
+    kernels::gather(out, a, index, desc, dim_stride, stream(device));
+  }
+  void gather_f64(int device, double* out, const double* a, const int64_t* index, const StridedDesc& desc,
+                  int64_t dim_stride) override {
+    kernels::gather(out, a, index, desc, dim_stride, stream(device));
+  }
+  void scatter_add_f32(int device, float* a, const float* src, const int64_t* index, const StridedDesc& desc,
+                       int64_t dim_stride) override {
+    kernels::scatter_add(a, src, index, desc, dim_stride, stream(device));
+  }
+  void scatter_add_f64(int device, double* a, const double* src, const int64_t* index, const StridedDesc& desc,
+                       int64_t dim_stride) override {
+    kernels::scatter_add(a, src, index, desc, dim_stride, stream(device));
+  }
+  void where_f32(int device, float* out, const float* cond, const float* a, const float* b,
+                 const StridedDesc& desc) override {
+    kernels::where(out, cond, a, b, desc, stream(device));
+  }
+  void where_f64(int device, double* out, const double* cond, const double* a, const double* b,
+                 const StridedDesc& desc) override {
+    kernels::where(out, cond, a, b, desc, stream(device));
+  }
   void sum_f32(int device, const float* a, int64_t n, float* out) override { sum(device, a, n, out); }
   void sum_f64(int device, const double* a, int64_t n, double* out) override { sum(device, a, n, out); }
+  void reduce_f32(int device, ReduceOp op, const float* x, int64_t outer, int64_t R, int64_t inner, float* out,
+                  int64_t* index, double scale) override {
+    kernels::reduce(op, x, outer, R, inner, out, index, scale, stream(device));
+  }
+  void reduce_f64(int device, ReduceOp op, const double* x, int64_t outer, int64_t R, int64_t inner, double* out,
+                  int64_t* index, double scale) override {
+    kernels::reduce(op, x, outer, R, inner, out, index, scale, stream(device));
+  }
+  void softmax_f32(int device, const float* x, int64_t outer, int64_t R, int64_t inner, float* out,
+                   bool log_space) override {
+    kernels::softmax(x, outer, R, inner, out, log_space, stream(device));
+  }
+  void softmax_f64(int device, const double* x, int64_t outer, int64_t R, int64_t inner, double* out,
+                   bool log_space) override {
+    kernels::softmax(x, outer, R, inner, out, log_space, stream(device));
+  }
   void gemm_f32(int device, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
                 int64_t lda, int64_t stride_a, const float* b, int64_t ldb, int64_t stride_b, float beta, float* c,
                 int64_t ldc, int64_t stride_c, int64_t batch) override {

@@ -1,5 +1,6 @@
 // Helpers shared by the op families: device checks and CUDA dispatch by element type.
 #pragma once
+#include <cstdlib>
 #include <type_traits>
 
 #include "../autograd/node.hpp"
@@ -28,9 +29,11 @@ void check_cpu(const char* op, const Tensor<T>& a) {
 template <typename T>
 constexpr bool is_cuda_type = std::is_same_v<T, float> || std::is_same_v<T, double>;
 
+// The CUDA kernels' description of out and up to three operands over `shape` (operand
+// strides as seen from the broadcast shape; offsets are already in the data pointers).
 template <typename T>
-cuda::StridedDesc strided_desc(const Shape& shape, const Tensor<T>& out, const Strides& sa,
-                               int64_t a_offset, const Strides* sb = nullptr, int64_t b_offset = 0) {
+cuda::StridedDesc strided_desc(const Shape& shape, const Tensor<T>& out, const Strides& sa, int64_t a_offset,
+                               const Strides* sb = nullptr, int64_t b_offset = 0, const Strides* sc = nullptr) {
   cuda::StridedDesc d;
   d.rank = shape.rank();
   for (int i = 0; i < shape.rank(); ++i) {
@@ -38,11 +41,20 @@ cuda::StridedDesc strided_desc(const Shape& shape, const Tensor<T>& out, const S
     d.out_strides[i] = out.strides()[i];
     d.a_strides[i] = sa[i];
     d.b_strides[i] = sb ? (*sb)[i] : 0;
+    d.c_strides[i] = sc ? (*sc)[i] : 0;
   }
   d.out_offset = 0;
   d.a_offset = a_offset;
   d.b_offset = b_offset;
   return d;
+}
+
+// For element types the CUDA kernels are not instantiated for.
+template <typename T>
+[[noreturn]] void cuda_type_error(const char* op, const Tensor<T>& a) {
+  LATENT_CHECK(false, op, ": CUDA kernels exist for float and double only, got ", dtype_name<T>(), " (shape ",
+               a.shape(), ", ", a.device(), ")");
+  std::abort();
 }
 
 // Strides of `t` seen from a broadcast `shape` (0 in broadcast dims).

@@ -51,9 +51,9 @@ void check_inplace_broadcast(const char* op, const Tensor<T>& self, const Tensor
                " doesn't match the broadcast shape ", s, " (other has shape ", other.shape(), ")");
 }
 
-// self = f(self, other) element-wise, in place, no graph.
-template <typename T, typename F>
-void binary_inplace_kernel(const char* op, Tensor<T>& self, const Tensor<T>& other, F f, cuda::BinaryOp cuda_op) {
+// self = f(self, other) element-wise, in place, no graph (f from backend/pointwise.hpp).
+template <pointwise::Binary fn, typename T>
+void binary_inplace_kernel(const char* op, Tensor<T>& self, const Tensor<T>& other) {
   check_same_device(op, self, other);
   check_inplace_broadcast(op, self, other);
   Strides so = broadcast_strides(other, self.shape());
@@ -62,13 +62,36 @@ void binary_inplace_kernel(const char* op, Tensor<T>& self, const Tensor<T>& oth
       if (self.numel() == 0) return;
       auto d = strided_desc(self.shape(), self, self.strides(), 0, &so, 0);
       if constexpr (std::is_same_v<T, float>)
-        cuda::backend().binary_f32(self.device().index, cuda_op, self.data(), self.data(), other.data(), d);
+        cuda::backend().binary_f32(self.device().index, fn, self.data(), self.data(), other.data(), d);
       else
-        cuda::backend().binary_f64(self.device().index, cuda_op, self.data(), self.data(), other.data(), d);
+        cuda::backend().binary_f64(self.device().index, fn, self.data(), self.data(), other.data(), d);
+    } else {
+      cuda_type_error(op, self);
     }
     return;
   }
-  cpu::binary_loop(self.shape(), self.data(), self.strides(), self.data(), self.strides(), other.data(), so, f);
+  cpu::binary_loop(self.shape(), self.data(), self.strides(), self.data(), self.strides(), other.data(), so,
+                   pointwise::BinaryFn<fn, T>{});
+}
+
+// self = f(self; p0, p1) element-wise, in place, no graph.
+template <pointwise::Unary fn, typename T>
+void unary_inplace_kernel(const char* op, Tensor<T>& self, double p0 = 0, double p1 = 0) {
+  if (self.device().is_cuda()) {
+    if constexpr (is_cuda_type<T>) {
+      if (self.numel() == 0) return;
+      auto d = strided_desc(self.shape(), self, self.strides(), 0);
+      if constexpr (std::is_same_v<T, float>)
+        cuda::backend().unary_f32(self.device().index, fn, self.data(), self.data(), d, p0, p1);
+      else
+        cuda::backend().unary_f64(self.device().index, fn, self.data(), self.data(), d, p0, p1);
+    } else {
+      cuda_type_error(op, self);
+    }
+    return;
+  }
+  cpu::unary_loop(self.shape(), self.data(), self.strides(), self.data(), self.strides(),
+                  pointwise::UnaryFn<fn, T>{p0, p1});
 }
 }  // namespace detail
 
@@ -80,11 +103,16 @@ Tensor<T>& Tensor<T>::add_(const Tensor& o, double alpha) {
   }, &recorded);
   if (recorded) return *this;
   if (alpha == 1) {
-    detail::binary_inplace_kernel("add_", *this, o, [](T a, T b) { return a + b; }, cuda::BinaryOp::Add);
+    detail::binary_inplace_kernel<pointwise::Binary::Add>("add_", *this, o);
+  } else if (is_cuda()) {
+    detail::check_same_device("add_", *this, o);
+    NoGradGuard no_grad;
+    detail::binary_inplace_kernel<pointwise::Binary::Add>("add_", *this, latent::mul(o.detach(), alpha));
   } else {
-    detail::check_cpu("add_", *this);
-    detail::binary_inplace_kernel("add_", *this, o, [al = T(alpha)](T a, T b) { return a + al * b; },
-                                  cuda::BinaryOp::Add);
+    detail::check_same_device("add_", *this, o);
+    detail::check_inplace_broadcast("add_", *this, o);
+    cpu::binary_loop(shape(), data(), strides(), data(), strides(), o.data(), detail::broadcast_strides(o, shape()),
+                     [al = T(alpha)](T a, T b) { return a + al * b; });
   }
   bump_version();
   return *this;
@@ -94,7 +122,7 @@ Tensor<T>& Tensor<T>::sub_(const Tensor& o) {
   bool recorded;
   detail::apply_inplace(*this, "sub_", {&o}, [&](const Tensor& prev) { return latent::sub(prev, o); }, &recorded);
   if (recorded) return *this;
-  detail::binary_inplace_kernel("sub_", *this, o, [](T a, T b) { return a - b; }, cuda::BinaryOp::Sub);
+  detail::binary_inplace_kernel<pointwise::Binary::Sub>("sub_", *this, o);
   bump_version();
   return *this;
 }
@@ -105,7 +133,7 @@ Tensor<T>& Tensor<T>::mul_(const Tensor& o) {
     return latent::mul(o.requires_grad() ? detail::inplace_input(prev) : prev, o);
   }, &recorded);
   if (recorded) return *this;
-  detail::binary_inplace_kernel("mul_", *this, o, [](T a, T b) { return a * b; }, cuda::BinaryOp::Mul);
+  detail::binary_inplace_kernel<pointwise::Binary::Mul>("mul_", *this, o);
   bump_version();
   return *this;
 }
@@ -116,27 +144,25 @@ Tensor<T>& Tensor<T>::div_(const Tensor& o) {
     return latent::div(o.requires_grad() ? detail::inplace_input(prev) : prev, o);
   }, &recorded);
   if (recorded) return *this;
-  detail::binary_inplace_kernel("div_", *this, o, [](T a, T b) { return a / b; }, cuda::BinaryOp::Div);
+  detail::binary_inplace_kernel<pointwise::Binary::Div>("div_", *this, o);
   bump_version();
   return *this;
 }
 template <typename T>
 Tensor<T>& Tensor<T>::add_(double v) {
-  if (is_cuda()) return add_(latent::full<T>(Shape{}, T(v), device()));
   bool recorded;
   detail::apply_inplace(*this, "add_", {}, [&](const Tensor& prev) { return latent::add(prev, v); }, &recorded);
   if (recorded) return *this;
-  cpu::unary_loop(shape(), data(), strides(), data(), strides(), [s = T(v)](T a) { return a + s; });
+  detail::unary_inplace_kernel<pointwise::Unary::AddScalar>("add_", *this, v);
   bump_version();
   return *this;
 }
 template <typename T>
 Tensor<T>& Tensor<T>::mul_(double v) {
-  if (is_cuda()) return mul_(latent::full<T>(Shape{}, T(v), device()));
   bool recorded;
   detail::apply_inplace(*this, "mul_", {}, [&](const Tensor& prev) { return latent::mul(prev, v); }, &recorded);
   if (recorded) return *this;
-  cpu::unary_loop(shape(), data(), strides(), data(), strides(), [s = T(v)](T a) { return a * s; });
+  detail::unary_inplace_kernel<pointwise::Unary::MulScalar>("mul_", *this, v);
   bump_version();
   return *this;
 }
@@ -184,9 +210,7 @@ Tensor<T>& Tensor<T>::clamp_(double lo, double hi) {
     return latent::clamp(detail::inplace_input(prev), lo, hi);
   }, &recorded);
   if (recorded) return *this;
-  detail::check_cpu("clamp_", *this);
-  cpu::unary_loop(shape(), data(), strides(), data(), strides(),
-                  [l = T(lo), h = T(hi)](T a) { return a < l ? l : (a > h ? h : a); });
+  detail::unary_inplace_kernel<pointwise::Unary::Clamp>("clamp_", *this, lo, hi);
   bump_version();
   return *this;
 }

@@ -179,6 +179,20 @@ void extreme_kernel(const ReduceLayout<T>& L, T* out, int64_t* index, bool want_
   });
 }
 
+// The CUDA form of sum_kernel (Sum) and extreme_kernel (Max, Min).
+template <typename T>
+void cuda_reduce(const char* op, const ReduceLayout<T>& L, cuda::ReduceOp kind, T* out, int64_t* index, double scale) {
+  if constexpr (is_cuda_type<T>) {
+    const int device = L.data.device().index;
+    if constexpr (std::is_same_v<T, float>)
+      cuda::backend().reduce_f32(device, kind, L.data.data(), L.outer, L.R, L.inner, out, index, scale);
+    else
+      cuda::backend().reduce_f64(device, kind, L.data.data(), L.outer, L.R, L.inner, out, index, scale);
+  } else {
+    cuda_type_error(op, L.data);
+  }
+}
+
 // Expands a reduced gradient back over the reduced dims of `input_shape`.
 template <typename T>
 Tensor<T> expand_reduced(const Tensor<T>& g, const ReducePlan& p, const Shape& input_shape) {
@@ -194,13 +208,14 @@ Tensor<T> sum(const Tensor<T>& x, const std::vector<int64_t>& dims, bool keepdim
   auto p = detail::plan_reduce(x.shape(), dims, keepdim, "sum");
   Tensor<T> out;
   if (x.device().is_cuda()) {
-    LATENT_CHECK(dims.empty() || static_cast<int64_t>(dims.size()) == x.dim(), "sum: over selected dims is not "
-                 "implemented for ", x.device(), " tensors yet (shape ", x.shape(), "); sum over all dims or use .cpu()");
     out = Tensor<T>::empty(p.out_shape, x.device());
-    auto c = x.contiguous();
-    if constexpr (detail::is_cuda_type<T>) {
+    if (out.numel() == 1) {  // a full reduction: the two-pass kernel spreads it over the whole GPU
+      auto c = x.contiguous();
       if constexpr (std::is_same_v<T, float>) cuda::backend().sum_f32(x.device().index, c.data(), c.numel(), out.data());
-      else cuda::backend().sum_f64(x.device().index, c.data(), c.numel(), out.data());
+      else if constexpr (std::is_same_v<T, double>) cuda::backend().sum_f64(x.device().index, c.data(), c.numel(), out.data());
+      else detail::cuda_type_error("sum", x);
+    } else if (out.numel() > 0) {
+      detail::cuda_reduce("sum", detail::reduce_layout(x, p), cuda::ReduceOp::Sum, out.data(), nullptr, 1.0);
     }
   } else {
     out = Tensor<T>::empty(p.out_shape, x.device());
@@ -261,11 +276,13 @@ template <typename T>
 Tensor<T> amax_or_amin(const Tensor<T>& x, const std::vector<int64_t>& dims, bool keepdim, bool want_max) {
   const char* op = want_max ? "amax" : "amin";
   check_defined(op, x);
-  check_cpu(op, x);
   LATENT_CHECK(x.numel() > 0, op, ": expected a non-empty tensor (shape ", x.shape(), ")");
   auto p = plan_reduce(x.shape(), dims, keepdim, op);
   auto out = Tensor<T>::empty(p.out_shape, x.device());
-  extreme_kernel(reduce_layout(x, p), out.data(), nullptr, want_max);
+  if (x.device().is_cuda())
+    cuda_reduce(op, reduce_layout(x, p), want_max ? cuda::ReduceOp::Max : cuda::ReduceOp::Min, out.data(), nullptr, 1.0);
+  else
+    extreme_kernel(reduce_layout(x, p), out.data(), nullptr, want_max);
   Shape in_shape = x.shape();
   // Ties share the gradient evenly (as torch.amax).
   autograd::record(op, out, {&x}, [p, in_shape, x0 = x.detach(), y0 = out.detach()](const Tensor<T>& g, autograd::NeedsMask) {
@@ -280,16 +297,20 @@ template <typename T>
 std::pair<Tensor<T>, IndexTensor> max_or_min_dim(const Tensor<T>& x, int64_t dim, bool keepdim, bool want_max) {
   const char* op = want_max ? "max" : "min";
   check_defined(op, x);
-  check_cpu(op, x);
   int d = wrap_dim(dim, x.dim(), op);
   LATENT_CHECK(x.dim() == 0 || x.shape()[d] > 0, op, ": cannot reduce over a zero-size dimension ", d,
                " (shape ", x.shape(), ")");
   auto p = plan_reduce(x.shape(), {d}, true, op);
   auto values = Tensor<T>::empty(p.keep_shape, x.device());
   auto index = IndexTensor::empty(p.keep_shape, x.device());
-  extreme_kernel(reduce_layout(x, p), values.data(), index.data(), want_max);
+  if (x.device().is_cuda())
+    cuda_reduce(op, reduce_layout(x, p), want_max ? cuda::ReduceOp::Max : cuda::ReduceOp::Min, values.data(),
+                index.data(), 1.0);
+  else
+    extreme_kernel(reduce_layout(x, p), values.data(), index.data(), want_max);
   // Differentiable values come from gather, whose backward scatters to the chosen index.
-  Tensor<T> v = x.dim() == 0 ? x : gather(x, d, index);
+  const bool differentiable = is_grad_enabled() && x.requires_grad();
+  Tensor<T> v = x.dim() == 0 ? x : (differentiable ? gather(x, d, index) : values);
   if (!keepdim && x.dim() > 0) return {v.squeeze(d), index.squeeze(d)};
   return {v, index};
 }
@@ -336,9 +357,7 @@ Tensor<T> logsumexp(const Tensor<T>& x, const std::vector<int64_t>& dims, bool k
     NoGradGuard no_grad;
     m = amax(x.detach(), dims, true);
     // An all -inf slice has max -inf; shift by 0 there so exp(x - m) stays finite.
-    T* pm = m.data();
-    for (int64_t i = 0; i < m.numel(); ++i)
-      if (!std::isfinite(pm[i])) pm[i] = T(0);
+    m = where(isfinite(m), m, zeros<T>(Shape{}, m.device()));
   }
   auto s = log(sum(exp(sub(x, m)), dims, true));
   auto out = add(s, m);

@@ -11,11 +11,19 @@ namespace detail {
 template <typename T>
 Tensor<T> softmax_forward(const Tensor<T>& x, int d, bool log_space) {
   const char* op = log_space ? "log_softmax" : "softmax";
-  check_cpu(op, x);
   auto p = plan_reduce(x.shape(), {d}, true, op);
   auto L = reduce_layout(x, p);
   auto out = Tensor<T>::empty(x.shape(), x.device());
   if (x.numel() == 0) return out;
+  if (x.device().is_cuda()) {
+    if constexpr (std::is_same_v<T, float>)
+      cuda::backend().softmax_f32(x.device().index, L.data.data(), L.outer, L.R, L.inner, out.data(), log_space);
+    else if constexpr (std::is_same_v<T, double>)
+      cuda::backend().softmax_f64(x.device().index, L.data.data(), L.outer, L.R, L.inner, out.data(), log_space);
+    else
+      cuda_type_error(op, x);
+    return out;
+  }
   const T* src = L.data.data();
   T* dst = out.data();
   const int64_t R = L.R, inner = L.inner;

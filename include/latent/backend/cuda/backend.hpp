@@ -20,20 +20,28 @@
 
 #include "../../core/error.hpp"
 #include "../../core/shape.hpp"
+#include "../pointwise.hpp"
 
 namespace latent::cuda {
 
-// Up to kMaxRank dims of shape and strides for strided kernels (passed by value).
+// Up to kMaxRank dims of shape and strides for strided kernels (passed by value): the
+// output and up to three operands a, b, c (strides 0 in broadcast dims and unused operands).
 struct StridedDesc {
   int rank = 0;
   int64_t shape[kMaxRank] = {};
   int64_t out_strides[kMaxRank] = {};
   int64_t a_strides[kMaxRank] = {};
   int64_t b_strides[kMaxRank] = {};
-  int64_t a_offset = 0, b_offset = 0, out_offset = 0;
+  int64_t c_strides[kMaxRank] = {};
+  int64_t a_offset = 0, b_offset = 0, c_offset = 0, out_offset = 0;
 };
 
-enum class BinaryOp { Add, Sub, Mul, Div };
+// The element-wise functions (backend/pointwise.hpp), shared with the CPU loops.
+using UnaryOp = pointwise::Unary;
+using BinaryOp = pointwise::Binary;
+
+// Reductions over R of a contiguous (outer, R, inner) layout (ops/reduce.hpp).
+enum class ReduceOp { Sum, Max, Min };
 
 // Philox draws (core/random.hpp): Uniform is rand's [0, 1), Normal is randn's Box-Muller.
 enum class RandomDistribution { Uniform, Normal };
@@ -71,8 +79,42 @@ class Backend {
                           const StridedDesc& desc) = 0;
   virtual void binary_f64(int device, BinaryOp op, double* out, const double* a, const double* b,
                           const StridedDesc& desc) = 0;
+  // out = f(a; p0, p1) over desc (a's strides in a_strides).
+  virtual void unary_f32(int device, UnaryOp op, float* out, const float* a, const StridedDesc& desc, double p0,
+                         double p1) = 0;
+  virtual void unary_f64(int device, UnaryOp op, double* out, const double* a, const StridedDesc& desc, double p0,
+                         double p1) = 0;
+  // Indexing along a dim over desc's shape (the index's, broadcast): out at the out strides
+  // = a at the a strides + index[c strides] * dim_stride (gather), or a at that place +=
+  // src at the b strides (scatter_add, atomic). index: device int64 values in [0, len).
+  virtual void gather_f32(int device, float* out, const float* a, const int64_t* index, const StridedDesc& desc,
+                          int64_t dim_stride) = 0;
+  virtual void gather_f64(int device, double* out, const double* a, const int64_t* index, const StridedDesc& desc,
+                          int64_t dim_stride) = 0;
+  virtual void scatter_add_f32(int device, float* a, const float* src, const int64_t* index, const StridedDesc& desc,
+                               int64_t dim_stride) = 0;
+  virtual void scatter_add_f64(int device, double* a, const double* src, const int64_t* index,
+                               const StridedDesc& desc, int64_t dim_stride) = 0;
+  // out = cond != 0 ? a : b over desc (cond, a, b in the a, b, c strides).
+  virtual void where_f32(int device, float* out, const float* cond, const float* a, const float* b,
+                         const StridedDesc& desc) = 0;
+  virtual void where_f64(int device, double* out, const double* cond, const double* a, const double* b,
+                         const StridedDesc& desc) = 0;
   virtual void sum_f32(int device, const float* a, int64_t n, float* out) = 0;  // out: 1 device value
   virtual void sum_f64(int device, const double* a, int64_t n, double* out) = 0;
+  // x is a contiguous (outer, R, inner) array, out (and index, when not null, for Max and
+  // Min) contiguous (outer, inner): out[o, i] = scale * sum over r of x[o, r, i] (Sum,
+  // accumulated in double), or its maximum/minimum with the first index of it (NaN wins,
+  // as on the CPU). R >= 1 for Max and Min.
+  virtual void reduce_f32(int device, ReduceOp op, const float* x, int64_t outer, int64_t R, int64_t inner,
+                          float* out, int64_t* index, double scale) = 0;
+  virtual void reduce_f64(int device, ReduceOp op, const double* x, int64_t outer, int64_t R, int64_t inner,
+                          double* out, int64_t* index, double scale) = 0;
+  // softmax (or log_softmax) over R of a contiguous (outer, R, inner) array into out, same layout.
+  virtual void softmax_f32(int device, const float* x, int64_t outer, int64_t R, int64_t inner, float* out,
+                           bool log_space) = 0;
+  virtual void softmax_f64(int device, const double* x, int64_t outer, int64_t R, int64_t inner, double* out,
+                           bool log_space) = 0;
   // Row-major C[M,N] = alpha * op(A) op(B) + beta * C, batched with element strides.
   virtual void gemm_f32(int device, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                         float alpha, const float* a, int64_t lda, int64_t stride_a, const float* b,
