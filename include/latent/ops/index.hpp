@@ -20,15 +20,85 @@ inline void check_index_shape(const char* op, const Shape& x, const Shape& index
     LATENT_CHECK(i == d || index[i] <= x[i], op, ": index shape ", index, " exceeds input shape ", x,
                  " at dim ", i);
 }
+
+template <typename T>
+void check_index_device(const char* op, const Tensor<T>& x, const IndexTensor& index) {
+  LATENT_CHECK(index.device() == x.device(), op, ": expected the index on the input's device ", x.device(),
+               ", got it on ", index.device(), " (index shape ", index.shape(), ", input shape ", x.shape(), ")");
+}
+
+// The CUDA path's indices: checked and normalised on the host (one copy from the device,
+// which waits for it), then uploaded, so kernels read offsets in [0, len).
+inline IndexTensor checked_device_index(const char* op, const IndexTensor& index, int d, int64_t len, Device device) {
+  auto host = index.cpu().contiguous().clone();
+  int64_t* ip = host.data();
+  for (int64_t j = 0; j < host.numel(); ++j) {
+    LATENT_CHECK(ip[j] >= -len && ip[j] < len, op, ": index ", ip[j], " is out of bounds for dimension ", d,
+                 " with size ", len);
+    if (ip[j] < 0) ip[j] += len;
+  }
+  return host.to(device);
+}
+
+// Strides of `t` with dim d zeroed: kernels add index * t.strides()[d] themselves.
+template <typename T>
+Strides strides_without(const Tensor<T>& t, int d) {
+  Strides s = t.strides();
+  s[d] = 0;
+  return s;
+}
+
+// Strides that broadcast a 1-D contiguous index of a rank-`rank` iteration along dim d.
+inline Strides index_along(int rank, int d) {
+  Strides s(Shape(std::vector<int64_t>(rank, 0)));
+  s[d] = 1;
+  return s;
+}
+
+// out (over desc's shape) = a gathered along d by a checked device index.
+template <typename T>
+void cuda_gather(const char* op, T* out, const T* a, const IndexTensor& index, const cuda::StridedDesc& desc,
+                 int64_t dim_stride, const Tensor<T>& x) {
+  if constexpr (std::is_same_v<T, float>)
+    cuda::backend().gather_f32(x.device().index, out, a, index.data(), desc, dim_stride);
+  else if constexpr (std::is_same_v<T, double>)
+    cuda::backend().gather_f64(x.device().index, out, a, index.data(), desc, dim_stride);
+  else
+    cuda_type_error(op, x);
+}
+template <typename T>
+void cuda_scatter_add(const char* op, T* a, const T* src, const IndexTensor& index, const cuda::StridedDesc& desc,
+                      int64_t dim_stride, const Tensor<T>& base) {
+  if constexpr (std::is_same_v<T, float>)
+    cuda::backend().scatter_add_f32(base.device().index, a, src, index.data(), desc, dim_stride);
+  else if constexpr (std::is_same_v<T, double>)
+    cuda::backend().scatter_add_f64(base.device().index, a, src, index.data(), desc, dim_stride);
+  else
+    cuda_type_error(op, base);
+}
 }  // namespace detail
 
 // out[i][j][k] = x[i][index[i][j][k]][k] for dim == 1 (as torch.gather).
 template <typename T>
 Tensor<T> gather(const Tensor<T>& x, int64_t dim, const IndexTensor& index) {
-  detail::check_cpu("gather", x);
   int d = wrap_dim(dim, x.dim(), "gather");
+  detail::check_index_device("gather", x, index);
   detail::check_index_shape("gather", x.shape(), index.shape(), d);
   auto out = Tensor<T>::empty(index.shape(), x.device());
+  if (x.device().is_cuda()) {
+    LATENT_CHECK(x.dim() > 0, "gather: a 0-D input (", x.device(), ") is not supported on CUDA");
+    auto idx = detail::checked_device_index("gather", index, d, x.shape()[d], x.device());
+    if (out.numel() > 0)
+      detail::cuda_gather("gather", out.data(), x.data(), idx,
+                          detail::strided_desc(index.shape(), out, detail::strides_without(x, d), 0, nullptr, 0,
+                                               &idx.strides()),
+                          x.strides()[d], x);
+    Shape in_shape = x.shape();
+    autograd::record("gather", out, {&x}, [d, idx, in_shape](const Tensor<T>& g, autograd::NeedsMask) {
+      return detail::Grads<T>{scatter_add(zeros<T>(in_shape, g.device()), d, idx, g)};
+    });
+    return out;
+  }
   auto idx = index.contiguous();
   const int64_t* ip = idx.data();
   const T* xp = x.data();
@@ -60,8 +130,9 @@ Tensor<T> gather(const Tensor<T>& x, int64_t dim, const IndexTensor& index) {
 // A copy of base with src[i][j][k] added at base[i][index[i][j][k]][k] for dim == 1.
 template <typename T>
 Tensor<T> scatter_add(const Tensor<T>& base, int64_t dim, const IndexTensor& index, const Tensor<T>& src) {
-  detail::check_cpu("scatter_add", base);
   int d = wrap_dim(dim, base.dim(), "scatter_add");
+  detail::check_index_device("scatter_add", base, index);
+  detail::check_same_device("scatter_add", base, src);
   detail::check_index_shape("scatter_add", base.shape(), index.shape(), d);
   LATENT_CHECK(src.shape() == index.shape(), "scatter_add: src shape ", src.shape(), " must match index shape ",
                index.shape());
@@ -69,6 +140,20 @@ Tensor<T> scatter_add(const Tensor<T>& base, int64_t dim, const IndexTensor& ind
   {
     NoGradGuard no_grad;
     out = clone(base.detach());
+  }
+  if (base.device().is_cuda()) {
+    LATENT_CHECK(base.dim() > 0, "scatter_add: a 0-D input (", base.device(), ") is not supported on CUDA");
+    auto idx = detail::checked_device_index("scatter_add", index, d, base.shape()[d], base.device());
+    if (idx.numel() > 0)
+      detail::cuda_scatter_add("scatter_add", out.data(), src.data(), idx,
+                               detail::strided_desc(index.shape(), out, detail::strides_without(out, d), 0,
+                                                    &src.strides(), 0, &idx.strides()),
+                               out.strides()[d], base);
+    autograd::record("scatter_add", out, {&base, &src}, [d, idx](const Tensor<T>& g, autograd::NeedsMask m) {
+      return detail::Grads<T>{autograd::needs(m, 0) ? g : Tensor<T>(),
+                              autograd::needs(m, 1) ? gather(g, d, idx) : Tensor<T>()};
+    });
+    return out;
   }
   auto idx = index.contiguous();
   auto sc = src.contiguous();
@@ -103,14 +188,28 @@ Tensor<T> scatter_add(const Tensor<T>& base, int64_t dim, const IndexTensor& ind
 // Rows (slices along dim) of x picked by a 1-D index.
 template <typename T>
 Tensor<T> index_select(const Tensor<T>& x, int64_t dim, const IndexTensor& index) {
-  detail::check_cpu("index_select", x);
   int d = wrap_dim(dim, x.dim(), "index_select");
+  detail::check_index_device("index_select", x, index);
   LATENT_CHECK(index.dim() <= 1, "index_select: index must be 0-D or 1-D, got shape ", index.shape());
   auto idx = index.contiguous().reshape(Shape{index.numel()});
   int64_t len = x.dim() ? x.shape()[d] : 1;
   Shape s = x.shape();
   if (x.dim()) s[d] = idx.numel();
   auto out = Tensor<T>::empty(s, x.device());
+  if (x.device().is_cuda()) {
+    LATENT_CHECK(x.dim() > 0, "index_select: a 0-D input (", x.device(), ") is not supported on CUDA");
+    auto didx = detail::checked_device_index("index_select", idx, d, len, x.device());
+    Strides along = detail::index_along(x.dim(), d);
+    if (out.numel() > 0)
+      detail::cuda_gather("index_select", out.data(), x.data(), didx,
+                          detail::strided_desc(s, out, detail::strides_without(x, d), 0, nullptr, 0, &along),
+                          x.strides()[d], x);
+    Shape in_shape = x.shape();
+    autograd::record("index_select", out, {&x}, [d, didx, in_shape](const Tensor<T>& g, autograd::NeedsMask) {
+      return detail::Grads<T>{index_add(zeros<T>(in_shape, g.device()), d, didx, g)};
+    });
+    return out;
+  }
   auto xc = x.contiguous();
   int64_t outer = 1, inner = 1;
   for (int i = 0; i < d; ++i) outer *= x.shape()[i];
@@ -138,8 +237,9 @@ Tensor<T> index_select(const Tensor<T>& x, int64_t dim, const IndexTensor& index
 // A copy of base with the slices of src added at base's slices index[j] along dim.
 template <typename T>
 Tensor<T> index_add(const Tensor<T>& base, int64_t dim, const IndexTensor& index, const Tensor<T>& src) {
-  detail::check_cpu("index_add", base);
   int d = wrap_dim(dim, base.dim(), "index_add");
+  detail::check_index_device("index_add", base, index);
+  detail::check_same_device("index_add", base, src);
   auto idx = index.contiguous().reshape(Shape{index.numel()});
   Shape expect = base.shape();
   if (base.dim()) expect[d] = idx.numel();
@@ -149,6 +249,21 @@ Tensor<T> index_add(const Tensor<T>& base, int64_t dim, const IndexTensor& index
   {
     NoGradGuard no_grad;
     out = clone(base.detach());
+  }
+  if (base.device().is_cuda()) {
+    LATENT_CHECK(base.dim() > 0, "index_add: a 0-D input (", base.device(), ") is not supported on CUDA");
+    auto didx = detail::checked_device_index("index_add", idx, d, base.shape()[d], base.device());
+    Strides along = detail::index_along(base.dim(), d);
+    if (src.numel() > 0)
+      detail::cuda_scatter_add("index_add", out.data(), src.data(), didx,
+                               detail::strided_desc(expect, out, detail::strides_without(out, d), 0,
+                                                    &src.strides(), 0, &along),
+                               out.strides()[d], base);
+    autograd::record("index_add", out, {&base, &src}, [d, didx](const Tensor<T>& g, autograd::NeedsMask mk) {
+      return detail::Grads<T>{autograd::needs(mk, 0) ? g : Tensor<T>(),
+                              autograd::needs(mk, 1) ? index_select(g, d, didx) : Tensor<T>()};
+    });
+    return out;
   }
   auto sc = src.contiguous();
   int64_t len = base.dim() ? base.shape()[d] : 1, outer = 1, inner = 1;

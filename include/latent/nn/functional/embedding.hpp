@@ -75,7 +75,6 @@ Tensor<T> embedding(const IndexTensor& indices, const Tensor<T>& weight,
                     std::optional<int64_t> padding_idx = std::nullopt) {
   const char* op = "embedding";
   latent::detail::check_defined(op, weight);
-  latent::detail::check_cpu(op, weight);
   LATENT_CHECK(weight.dim() == 2, op, ": weight must be 2-D (num_embeddings, embedding_dim), got shape ",
                weight.shape());
   const int64_t rows = weight.shape()[0];
@@ -94,6 +93,17 @@ Tensor<T> embedding(const IndexTensor& indices, const Tensor<T>& weight,
                  ")");
   Shape out_shape = indices.shape();
   out_shape.push_back(weight.shape()[1]);
+  if (weight.device().is_cuda()) {
+    // index_select's kernels; the padding row's output is its weight, but gets no gradient.
+    auto picked = index_select(weight, 0, idx.to(weight.device()));
+    if (skip >= 0) {
+      std::vector<T> keep(static_cast<size_t>(idx.numel()));
+      for (int64_t r = 0; r < idx.numel(); ++r) keep[static_cast<size_t>(r)] = T(ip[r] != skip);
+      auto mask = from_vector<T>(keep, Shape{idx.numel(), 1}, weight.device());
+      picked = where(mask, picked, picked.detach());
+    }
+    return picked.reshape(out_shape);
+  }
   return detail::gather_rows(weight, idx, -1, skip).reshape(out_shape);
 }
 
