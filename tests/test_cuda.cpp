@@ -7,9 +7,12 @@
 // randn is bitwise equal too (portable log/sincos in core/random.hpp).
 #define CATCH_CONFIG_RUNNER
 #include <bit>
+#include <functional>
 #include <cstdio>
 #include <limits>
 #include <string>
+
+#include <latent/nn.hpp>
 
 #include "helpers.hpp"
 
@@ -345,6 +348,261 @@ TEMPLATE_TEST_CASE("cuda: autograd through add, mul, sub, div, matmul and sum ma
   }
 }
 
+// Transcendental functions: the device's libm differs from the host's in the last bits.
+template <typename T>
+constexpr double libm_rtol() { return std::is_same_v<T, float> ? 4e-6 : 1e-14; }
+
+// y = f(x) on both devices, for x itself, a transposed view and a broadcast (expanded) view.
+template <typename T, typename F>
+void check_unary(const char* name, const Tensor<T>& x, F f, double rtol, double atol = 0) {
+  INFO("op " << name);
+  std::vector<Tensor<T>> views{x, x.t(), x.narrow(1, 0, 1).expand(x.shape())};
+  for (const auto& v : views) {
+    INFO("input shape " << v.shape() << " strides " << v.strides());
+    auto expected = f(v);
+    auto got = f(v.cuda());
+    REQUIRE(got.device() == kGPU);
+    LATENT_REQUIRE_CLOSE(got, expected, rtol, atol);
+  }
+}
+
+TEMPLATE_TEST_CASE("cuda: unary math, activations and scalar ops match the CPU", "[cuda][unary]", float, double) {
+  using T = TestType;
+  Generator gen(5);
+  auto x = uniform<T>({37, 45}, -3.0, 3.0, gen);
+  auto pos = uniform<T>({37, 45}, 0.1, 4.0, gen);
+  const double tol = libm_rtol<T>();
+  using Fn = std::function<Tensor<T>(const Tensor<T>&)>;
+  // Exact: one IEEE operation or a selection per element.
+  std::vector<std::pair<const char*, Fn>> exact{
+      {"neg", [](const Tensor<T>& v) { return -v; }},
+      {"abs", [](const Tensor<T>& v) { return abs(v); }},
+      {"sign", [](const Tensor<T>& v) { return sign(v); }},
+      {"relu", [](const Tensor<T>& v) { return relu(v); }},
+      {"leaky_relu", [](const Tensor<T>& v) { return leaky_relu(v, 0.2); }},
+      {"clamp", [](const Tensor<T>& v) { return clamp(v, -0.5, 1.25); }},
+      {"add scalar", [](const Tensor<T>& v) { return v + 0.3; }},
+      {"mul scalar", [](const Tensor<T>& v) { return v * -1.7; }},
+      {"rsub", [](const Tensor<T>& v) { return 2.0 - v; }},
+      {"gt", [](const Tensor<T>& v) { return gt(v, 0.1); }},
+      {"lt", [](const Tensor<T>& v) { return lt(v, 0.1); }},
+      {"ge", [](const Tensor<T>& v) { return ge(v, 0.0); }},
+      {"le", [](const Tensor<T>& v) { return le(v, 0.0); }},
+      {"eq", [](const Tensor<T>& v) { return eq(sign(v), 1.0); }},
+      {"isfinite", [](const Tensor<T>& v) { return isfinite(log(abs(v) - 1.0)); }},
+      {"sqrt", [](const Tensor<T>& v) { return sqrt(abs(v)); }},
+      {"square", [](const Tensor<T>& v) { return square(v); }},
+  };
+  for (auto& [name, f] : exact) check_unary(name, x, f, 0.0);
+  std::vector<std::pair<const char*, Fn>> libm{
+      {"exp", [](const Tensor<T>& v) { return exp(v); }},
+      {"expm1", [](const Tensor<T>& v) { return expm1(v); }},
+      {"sin", [](const Tensor<T>& v) { return sin(v); }},
+      {"cos", [](const Tensor<T>& v) { return cos(v); }},
+      {"erf", [](const Tensor<T>& v) { return erf(v); }},
+      {"tanh", [](const Tensor<T>& v) { return tanh(v); }},
+      {"sigmoid", [](const Tensor<T>& v) { return sigmoid(v); }},
+      {"elu", [](const Tensor<T>& v) { return elu(v, 0.7); }},
+      {"gelu", [](const Tensor<T>& v) { return gelu(v); }},
+      {"gelu tanh", [](const Tensor<T>& v) { return gelu(v, "tanh"); }},
+      {"silu", [](const Tensor<T>& v) { return silu(v); }},
+      {"softplus", [](const Tensor<T>& v) { return softplus(v, 2.0, 3.0); }},
+      {"pow 2.5 of |x|", [](const Tensor<T>& v) { return pow(abs(v), 2.5); }},
+      {"pow -1", [](const Tensor<T>& v) { return pow(v, -1.0); }},
+  };
+  // The CPU's float GELU is Eigen's vectorised erf (~4e-7 from the exact value).
+  for (auto& [name, f] : libm) check_unary(name, x, f, tol, std::is_same_v<T, float> ? 1e-6 : 0.0);
+  std::vector<std::pair<const char*, Fn>> positive{
+      {"log", [](const Tensor<T>& v) { return log(v); }},
+      {"log1p", [](const Tensor<T>& v) { return log1p(v); }},
+      {"rsqrt", [](const Tensor<T>& v) { return rsqrt(v); }},
+  };
+  for (auto& [name, f] : positive) check_unary(name, pos, f, tol);
+}
+
+TEMPLATE_TEST_CASE("cuda: pow, comparisons, maximum, minimum and where with broadcasting match the CPU",
+                   "[cuda][binary]", float, double) {
+  using T = TestType;
+  Generator gen(6);
+  auto a = randint<T>(1, 5, {4, 1, 6}, gen) * 0.5;
+  auto b = randint<T>(-4, 5, {5, 6}, gen) * 0.5;  // ties with a and among themselves
+  auto pairs = std::vector<std::pair<Tensor<T>, Tensor<T>>>{{a, b}, {b.t().contiguous().t(), b}, {b, a.select(0, 1)}};
+  for (auto& [x, y] : pairs) {
+    check_binary(x, y, [](const Tensor<T>& p, const Tensor<T>& q) { return eq(p, q); });
+    check_binary(x, y, [](const Tensor<T>& p, const Tensor<T>& q) { return ne(p, q); });
+    check_binary(x, y, [](const Tensor<T>& p, const Tensor<T>& q) { return lt(p, q); });
+    check_binary(x, y, [](const Tensor<T>& p, const Tensor<T>& q) { return le(p, q); });
+    check_binary(x, y, [](const Tensor<T>& p, const Tensor<T>& q) { return gt(p, q); });
+    check_binary(x, y, [](const Tensor<T>& p, const Tensor<T>& q) { return ge(p, q); });
+    check_binary(x, y, [](const Tensor<T>& p, const Tensor<T>& q) { return maximum(p, q); });
+    check_binary(x, y, [](const Tensor<T>& p, const Tensor<T>& q) { return minimum(p, q); });
+    check_binary(x, y, [](const Tensor<T>& p, const Tensor<T>& q) { return relu_backward(p, q); });
+  }
+  auto expected = pow(a, b);
+  LATENT_REQUIRE_CLOSE(pow(a.cuda(), b.cuda()), expected, libm_rtol<T>(), 0.0);
+  LATENT_REQUIRE_CLOSE(gelu_backward(b.cuda(), b.cuda() * 0.7), gelu_backward(b, b * 0.7), libm_rtol<T>(), 1e-6);
+  // where: three operands broadcast against each other, one of them a transposed view.
+  auto cond = gt(uniform<T>({5, 1}, -1.0, 1.0, gen), 0.0);
+  auto c = uniform<T>({6, 5}, -1.0, 1.0, gen).t();
+  auto w = where(cond, b, c);
+  auto w_gpu = where(cond.cuda(), b.cuda(), c.cuda());
+  LATENT_REQUIRE_CLOSE(w_gpu, w, 0.0, 0.0);
+  LATENT_REQUIRE_CLOSE(where(cond.cuda(), a.cuda(), full<T>(Shape{}, T(-3), kGPU)),
+                       where(cond, a, full<T>(Shape{}, T(-3))), 0.0, 0.0);
+}
+
+TEMPLATE_TEST_CASE("cuda: in-place arithmetic, scalars and clamp_ match the CPU", "[cuda][inplace]", float, double) {
+  using T = TestType;
+  Generator gen(8);
+  auto x = randn<T>({7, 9}, gen), o = randn<T>({9}, gen);
+  auto g = x.cuda();
+  x.add_(o, -0.25);
+  g.add_(o.cuda(), -0.25);
+  LATENT_REQUIRE_CLOSE(g, x, 0.0, 0.0);
+  x.mul_(1.5).add_(0.125).clamp_(-0.75, 0.5);
+  g.mul_(1.5).add_(0.125).clamp_(-0.75, 0.5);
+  LATENT_REQUIRE_CLOSE(g, x, 0.0, 0.0);
+  auto xt = x.t(), gt_ = g.t();  // a non-contiguous in-place target
+  xt.sub_(o.narrow(0, 0, 7)).relu_();
+  gt_.sub_(o.narrow(0, 0, 7).cuda()).relu_();
+  LATENT_REQUIRE_CLOSE(g, x, 0.0, 0.0);
+}
+
+TEMPLATE_TEST_CASE("cuda: reductions over dims match the CPU", "[cuda][reduce]", float, double) {
+  using T = TestType;
+  Generator gen(9);
+  const double tol = sum_rtol<T>();
+  // Rows of 300 take the block-per-row kernels, short rows and strided columns the per-output ones.
+  for (const Shape& shape : {Shape{3, 300}, Shape{4, 5, 6}, Shape{2, 3, 200}, Shape{1, 1}, Shape{64, 3}}) {
+    auto x = randn<T>(shape, gen);
+    auto g = x.cuda();
+    INFO("shape " << shape);
+    for (int64_t d = 0; d < x.dim(); ++d) {
+      INFO("dim " << d);
+      LATENT_REQUIRE_CLOSE(sum(g, {d}), sum(x, {d}), tol, tol);
+      LATENT_REQUIRE_CLOSE(mean(g, {d}, true), mean(x, {d}, true), tol, tol);
+      LATENT_REQUIRE_CLOSE(amax(g, {d}), amax(x, {d}), 0.0, 0.0);
+      LATENT_REQUIRE_CLOSE(amin(g, {d}, true), amin(x, {d}, true), 0.0, 0.0);
+      auto [vmax, imax] = max(x, d);
+      auto [gvmax, gimax] = max(g, d);
+      LATENT_REQUIRE_CLOSE(gvmax, vmax, 0.0, 0.0);
+      REQUIRE(gimax.cpu().to_vector() == imax.to_vector());
+      REQUIRE(argmin(g, d, true).cpu().to_vector() == argmin(x, d, true).to_vector());
+      LATENT_REQUIRE_CLOSE(logsumexp(g, {d}), logsumexp(x, {d}), tol, tol);
+      LATENT_REQUIRE_CLOSE(softmax(g, d), softmax(x, d), libm_rtol<T>() * 4, 1e-7);
+      LATENT_REQUIRE_CLOSE(log_softmax(g, d), log_softmax(x, d), libm_rtol<T>() * 4, 1e-6);
+    }
+    if (x.dim() == 3) {  // non-adjacent dims: the layout is permuted first
+      LATENT_REQUIRE_CLOSE(sum(g, {0, 2}, true), sum(x, {0, 2}, true), tol, tol);
+      LATENT_REQUIRE_CLOSE(var(g, {0, 2}), var(x, {0, 2}), tol, tol);
+      LATENT_REQUIRE_CLOSE(amax(g, {2, 0}), amax(x, {2, 0}), 0.0, 0.0);
+    }
+    LATENT_REQUIRE_CLOSE(norm(g, 2.0), norm(x, 2.0), tol, tol);
+    LATENT_REQUIRE_CLOSE(norm(g, std::numeric_limits<double>::infinity()),
+                         norm(x, std::numeric_limits<double>::infinity()), 0.0, 0.0);
+    LATENT_REQUIRE_CLOSE(latent::std(g, {}), latent::std(x, {}), tol, tol);
+  }
+  // Ties pick the first index and NaN wins, in both layouts.
+  auto ties = from_vector<T>({1, 3, 3, 2, 3, 0, 5, 5}, {2, 4});
+  REQUIRE(argmax(ties.cuda(), 1).cpu().to_vector() == std::vector<int64_t>{1, 2});
+  REQUIRE(argmax(ties.t().cuda(), 0).cpu().to_vector() == std::vector<int64_t>{1, 2});
+  auto with_nan = from_vector<T>({1, std::numeric_limits<T>::quiet_NaN(), 7, 2}, {1, 4});
+  auto [v, i] = max(with_nan.cuda(), 1);
+  REQUIRE(std::isnan(v.item()));
+  REQUIRE(i.cpu().to_vector() == std::vector<int64_t>{1});
+  auto long_row = randn<T>({1, 1000}, gen);
+  long_row.narrow(1, 700, 1).fill_(std::numeric_limits<T>::quiet_NaN());
+  REQUIRE(argmax(long_row.cuda(), 1).cpu().to_vector() == std::vector<int64_t>{700});
+  // Masked (-inf) scores: softmax gives 0 there; an all -inf row gives NaN, as on the CPU.
+  auto scores = randn<T>({3, 256}, gen);
+  scores.narrow(1, 100, 50).fill_(-std::numeric_limits<T>::infinity());
+  scores.select(0, 2).fill_(-std::numeric_limits<T>::infinity());
+  LATENT_REQUIRE_CLOSE(softmax(scores.cuda(), 1), softmax(scores, 1), libm_rtol<T>() * 4, 1e-7);
+  LATENT_REQUIRE_CLOSE(logsumexp(scores.cuda(), {1}), logsumexp(scores, {1}), sum_rtol<T>(), 0.0);
+  // Empty reductions: the sum of nothing is 0.
+  REQUIRE(sum(zeros<T>({0, 3}, kGPU), {0}).cpu().to_vector() == std::vector<T>{0, 0, 0});
+}
+
+TEMPLATE_TEST_CASE("cuda: first and second derivatives through activations, softmax and reductions match the CPU",
+                   "[cuda][autograd]", float, double) {
+  using T = TestType;
+  Generator gen(21);
+  auto x = randn<T>({16, 12}, gen), w = randn<T>({12, 10}, gen) * 0.3;
+  // A critic-like function with a gradient penalty: d/dw of ||d f / dx||, as WGAN-GP takes.
+  auto penalty = [](const Tensor<T>& x, const Tensor<T>& w) {
+    auto h = leaky_relu(matmul(x, w), 0.2);
+    auto terms = log_softmax(tanh(h) * 2.0, 1) + silu(h) + sigmoid(h) * gelu(h) + softplus(h);
+    auto f = amax(sum(terms, {1}), {0}) + mean(logsumexp(elu(h), {0})) + mean(square(h - mean(h, {0}, true)));
+    auto dx = autograd::grad<T>({f}, {x}, {}, std::nullopt, true)[0];
+    return mean(square(sqrt(sum(square(dx), {1}) + 1e-6) - 1.0)) + f;
+  };
+  auto xc = x.clone().requires_grad_(), wc = w.clone().requires_grad_();
+  auto xg = x.cuda().requires_grad_(), wg = w.cuda().requires_grad_();
+  auto pc = penalty(xc, wc), pg = penalty(xg, wg);
+  const double tol = std::is_same_v<T, float> ? 2e-4 : 1e-10;
+  LATENT_REQUIRE_CLOSE(pg, pc, tol, tol);
+  pc.backward();
+  pg.backward();
+  LATENT_REQUIRE_CLOSE(wg.grad(), wc.grad(), tol, tol);
+  LATENT_REQUIRE_CLOSE(xg.grad(), xc.grad(), tol, tol);
+}
+
+TEMPLATE_TEST_CASE("cuda: gather, scatter_add, index_select, index_add and embedding match the CPU",
+                   "[cuda][index]", float, double) {
+  using T = TestType;
+  Generator gen(31);
+  auto x = randn<T>({4, 6, 5}, gen);
+  auto xt = randn<T>({5, 6, 4}, gen).permute({2, 1, 0});  // the same shape, non-contiguous
+  // Repeated and negative indices: scatter_add and index_add sum into the same place.
+  auto gidx = from_vector<int64_t>({0, 5, -1, 2, 2, 2, 1, 0, 3, 3, -6, 4}, {2, 2, 3});
+  for (const auto& src : {x, xt}) {
+    INFO("input strides " << src.strides());
+    auto a = src.clone().requires_grad_(), b = src.cuda().requires_grad_();
+    auto ya = gather(a, 1, gidx), yb = gather(b, 1, gidx.cuda());
+    LATENT_REQUIRE_CLOSE(yb, ya, 0.0, 0.0);
+    auto sel = from_vector<int64_t>({3, -1, 0, 3}, {4});
+    auto sa = index_select(a, 2, sel), sb = index_select(b, 2, sel.cuda());
+    LATENT_REQUIRE_CLOSE(sb, sa, 0.0, 0.0);
+    auto wa = randn<T>(ya.shape(), gen), wb = wa.cuda();
+    auto va = randn<T>(sa.shape(), gen), vb = va.cuda();
+    ((ya * wa).sum() + (sa * va).sum()).backward();
+    ((yb * wb).sum() + (sb * vb).sum()).backward();  // scatter_add and index_add
+    LATENT_REQUIRE_CLOSE(b.grad(), a.grad(), sum_rtol<T>(), sum_rtol<T>());
+    auto base = randn<T>({4, 6, 5}, gen);
+    LATENT_REQUIRE_CLOSE(scatter_add(base.cuda(), 1, gidx.cuda(), wb), scatter_add(base, 1, gidx, wa), sum_rtol<T>(),
+                         sum_rtol<T>());
+    LATENT_REQUIRE_CLOSE(index_add(base.cuda(), 2, sel.cuda(), vb), index_add(base, 2, sel, va), sum_rtol<T>(),
+                         sum_rtol<T>());
+  }
+  REQUIRE_THROWS_WITH(gather(x.cuda(), 1, from_vector<int64_t>({6}, {1, 1, 1}).cuda()),
+                      Contains("gather: index 6 is out of bounds for dimension 1 with size 6"));
+  REQUIRE_THROWS_WITH(index_select(x.cuda(), 0, from_vector<int64_t>({-5}, {1}).cuda()),
+                      Contains("index_select: index -5 is out of bounds for dimension 0 with size 4"));
+  REQUIRE_THROWS_WITH(gather(x.cuda(), 1, gidx), Contains("gather: expected the index on the input's device cuda:0"));
+  // max along a dim with a gradient (gather's backward), embedding with a padding row.
+  auto m = randn<T>({7, 9}, gen);
+  auto mc = m.clone().requires_grad_(), mg = m.cuda().requires_grad_();
+  (max(mc, 1).first * 3.0).sum().backward();
+  (max(mg, 1).first * 3.0).sum().backward();
+  LATENT_REQUIRE_CLOSE(mg.grad(), mc.grad(), 0.0, 0.0);
+  auto weight = randn<T>({10, 4}, gen);
+  auto ids = from_vector<int64_t>({1, 3, 3, 0, 9, 3}, {2, 3});
+  auto ec = weight.clone().requires_grad_(), eg = weight.cuda().requires_grad_();
+  auto oc = nn::functional::embedding(ids, ec, 3), og = nn::functional::embedding(ids, eg, 3);
+  LATENT_REQUIRE_CLOSE(og, oc, 0.0, 0.0);
+  auto r = randn<T>(oc.shape(), gen);
+  (oc * r).sum().backward();
+  (og * r.cuda()).sum().backward();
+  LATENT_REQUIRE_CLOSE(eg.grad(), ec.grad(), sum_rtol<T>(), sum_rtol<T>());
+  // Joining and padding go through strided copies.
+  auto p = randn<T>({3, 4}, gen), q = randn<T>({3, 2}, gen);
+  LATENT_REQUIRE_CLOSE(cat<T>({p.cuda(), q.cuda()}, 1), cat<T>({p, q}, 1), 0.0, 0.0);
+  LATENT_REQUIRE_CLOSE(stack<T>({p.cuda(), p.cuda() * 2.0}, 2), stack<T>({p, p * 2.0}, 2), 0.0, 0.0);
+  LATENT_REQUIRE_CLOSE(pad(p.cuda(), {1, 2, -1, 0}, 0.5), pad(p, {1, 2, -1, 0}, 0.5), 0.0, 0.0);
+  LATENT_REQUIRE_CLOSE(one_hot<T>(from_vector<int64_t>({2, 0}, {2}).cuda(), 4), one_hot<T>(from_vector<int64_t>({2, 0}, {2}), 4),
+                       0.0, 0.0);
+}
+
 TEST_CASE("cuda: mixing devices and unsupported requests are clear errors", "[cuda][errors]") {
   auto a = ones<float>({3}), b = ones<float>({3}, kGPU);
   REQUIRE_THROWS_AS(a + b, Error);
@@ -354,7 +612,8 @@ TEST_CASE("cuda: mixing devices and unsupported requests are clear errors", "[cu
                                                                                    "same device"));
   REQUIRE_THROWS_WITH(b.add_(a), Contains("same device"));
   REQUIRE_THROWS_WITH(ones<float>({3}, Device("cuda:99")), Contains("device index 99 out of range"));
-  REQUIRE_THROWS_WITH(b.exp(), Contains("not implemented for cuda:0"));
+  REQUIRE_THROWS_WITH(nn::functional::interpolate(ones<float>({1, 1, 2, 2}, kGPU), {.size = {4, 4}}),
+                      Contains("not implemented for cuda:0"));
 }
 
 int main(int argc, char** argv) {
