@@ -1,12 +1,16 @@
 // Training checkpoints (io/checkpoint.hpp): resuming is bit for bit, and every malformed or
-// mismatched file is rejected before any registered object changes.
+// mismatched file is rejected before any registered object changes. Also the examples'
+// settings saved in a checkpoint's metadata (examples/common/saved_config.hpp, ddpm's
+// "ddpm.config"): read back as saved, or refused with the file and the key named.
 #include <filesystem>
 #include <fstream>
 #include <latent/io.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "../examples/common/saved_config.hpp"
 #include "helpers.hpp"
 
 using namespace latent;
@@ -198,4 +202,50 @@ TEST_CASE("checkpoint: bad files and mismatches are rejected and change nothing"
     CHECK_THROWS_WITH(c.save(dir.path / "x.safetensors"), Catch::Contains("reserved"));
   }
   unchanged();
+}
+
+TEST_CASE("checkpoint: an example's JSON config in the metadata is read back, or refused naming the key",
+          "[checkpoint]") {
+  const auto with_config = [](const std::optional<std::string>& config) {
+    io::Metadata meta{{"format", "pt"}};
+    if (config) meta["ddpm.config"] = *config;
+    auto bytes = io::serialize_safetensors({{"w", zeros<float>({2})}}, meta);
+    return examples::SavedConfig(io::SafeTensors::from_bytes(bytes, "ckpt.safetensors"), "ddpm.config", "ddpm");
+  };
+  SECTION("no such key: an empty config") {
+    const auto config = with_config(std::nullopt);
+    CHECK_FALSE(config.present());
+    CHECK_FALSE(config.get<int64_t>("width").has_value());
+  }
+  SECTION("settings as saved") {
+    nlohmann::json saved{{"width", 8}, {"mults", {1, 2}}, {"attention", "none"}, {"classes", true}, {"dropout", 0.1}};
+    const auto config = with_config(saved.dump());
+    REQUIRE(config.present());
+    CHECK(config.get<int64_t>("width") == int64_t{8});
+    CHECK(config.get<std::vector<int64_t>>("mults") == std::vector<int64_t>{1, 2});
+    CHECK(config.get<std::string>("attention") == std::string("none"));
+    CHECK(config.get<bool>("classes") == true);
+    CHECK(config.get<double>("dropout") == 0.1);
+    CHECK_FALSE(config.get<int64_t>("heads").has_value());  // not saved: the command line's stays
+    CHECK(config.dump("mults") == "[1,2]");
+  }
+  SECTION("corrupted: not JSON") {
+    for (const char* bad : {"", "{\"width\": 8", "width=8", "{\"width\": 8} trailing"})
+      CHECK_THROWS_WITH(with_config(std::string(bad)),
+                        Catch::StartsWith("ddpm: ckpt.safetensors: the 'ddpm.config' metadata is not JSON: "));
+  }
+  SECTION("JSON, but not an object of settings") {
+    CHECK_THROWS_WITH(with_config("[8, 16]"), Catch::Contains("the 'ddpm.config' metadata is not a JSON object") &&
+                                                  Catch::Contains("it is array: [8,16]"));
+    CHECK_THROWS_WITH(with_config("42"), Catch::Contains("'ddpm.config'") && Catch::Contains("it is number"));
+    CHECK_THROWS_WITH(with_config("null"), Catch::Contains("'ddpm.config'") && Catch::Contains("it is null"));
+  }
+  SECTION("a setting of the wrong type") {
+    const auto config = with_config(R"({"width": "eight", "mults": [1, "2"], "classes": 1})");
+    CHECK_THROWS_WITH(config.get<int64_t>("width"),
+                      Catch::StartsWith("ddpm: ckpt.safetensors: the 'ddpm.config' metadata has a bad 'width' "
+                                        "(\"eight\"): "));
+    CHECK_THROWS_WITH(config.get<std::vector<int64_t>>("mults"), Catch::Contains("has a bad 'mults' ([1,\"2\"])"));
+    CHECK_THROWS_WITH(config.get<bool>("classes"), Catch::Contains("has a bad 'classes' (1)"));
+  }
 }

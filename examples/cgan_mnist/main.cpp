@@ -104,7 +104,7 @@ int example_main(int argc, char** argv) {
   // 28 -> 32 bilinear, then [0, 1] -> [-1, 1]; applied once, at load.
   data::ImageDataset train(images, labels, data::Compose{data::Resize(kSize), data::Normalize({0.5}, {0.5})});
   data::DataLoader loader(train, {.batch_size = args.batch_size, .shuffle = true, .seed = args.seed});
-  std::cout << "MNIST " << split << ": " << train.size() << " labelled images of 32x32, " << loader.size()
+  std::cout << title << " " << split << ": " << train.size() << " labelled images of 32x32, " << loader.size()
             << " steps per epoch\n";
 
   // G: [z, Embedding(10, embedding_dim)(y)] -> G's net; D: [x, Embedding(10, 32*32)(y) as a

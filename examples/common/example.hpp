@@ -62,8 +62,13 @@ struct LabeledImages {
   std::string title;  // "MNIST" or "FashionMNIST"
 };
 
+// `dataset` is "mnist" or "fashion" (FashionMNIST), `split` "train" or "test", `root` the
+// --data directory (empty: the usual places). When MNIST's train split cannot be read, the
+// error ends with "(with the test split only, <test_only_hint>)": what the example offers
+// instead (the trainers' --split test by default).
 inline LabeledImages load_images(const std::string& dataset, const std::string& split,
-                                 const std::filesystem::path& root, int64_t limit = 0) {
+                                 const std::filesystem::path& root, int64_t limit = 0,
+                                 const std::string& test_only_hint = "pass --split test") {
   using namespace latent;
   const auto which = split == "train" ? data::Split::Train : data::Split::Test;
   LabeledImages out;
@@ -75,7 +80,8 @@ inline LabeledImages load_images(const std::string& dataset, const std::string& 
       out.labels = ds.labels();
     } catch (const Error& e) {
       // This machine may hold the test split alone (scripts/download_mnist.sh fetches the rest).
-      throw Error(std::string(e.what()) + (split == "train" ? "\n(with the test split only, pass --split test)" : ""));
+      const std::string hint = split == "train" ? "\n(with the test split only, " + test_only_hint + ")" : "";
+      throw Error(std::string(e.what()) + hint);
     }
   } else {
     out.title = "FashionMNIST";

@@ -18,18 +18,6 @@
 
 using namespace latent;
 
-namespace {
-
-// R4: spectral normalisation of every Linear and Conv2d of D.
-void apply_spectral_norm(nn::Sequential<float>& d) {
-  for (size_t i = 0; i < d.size(); ++i) {
-    if (auto conv = d.get<nn::Conv2d<float>>(i)) nn::utils::spectral_norm(conv);
-    if (auto linear = d.get<nn::Linear<float>>(i)) nn::utils::spectral_norm(linear);
-  }
-}
-
-}  // namespace
-
 int example_main(int argc, char** argv) {
   examples::CommonArgs args;
   args.epochs = 3;
@@ -50,13 +38,13 @@ int example_main(int argc, char** argv) {
   // R3: 28 -> 32 bilinear, then [0, 1] -> [-1, 1]; applied once, at load.
   data::ImageDataset train(images, labels, data::Compose{data::Resize(32), data::Normalize({0.5}, {0.5})});
   data::DataLoader loader(train, {.batch_size = args.batch_size, .shuffle = true, .seed = args.seed});
-  std::cout << "FashionMNIST: " << train.size() << " images of 32x32, " << loader.size() << " steps per epoch\n";
+  std::cout << title << ": " << train.size() << " images of 32x32, " << loader.size() << " steps per epoch\n";
 
   auto G = examples::make_dcgan_generator(latent_dim);
   auto D = examples::make_dcgan_discriminator();
   G->apply([](nn::Module<float>& m) { examples::dcgan_init(m); });
   D->apply([](nn::Module<float>& m) { examples::dcgan_init(m); });
-  if (spectral) apply_spectral_norm(*D);
+  if (spectral) examples::apply_spectral_norm(*D);  // R4
   optim::AdamOptions adam;  // R3: lr 2e-4, betas (0.5, 0.999)
   adam.lr = 2e-4;
   adam.beta1 = 0.5;

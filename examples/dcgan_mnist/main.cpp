@@ -97,7 +97,7 @@ int example_main(int argc, char** argv) {
   data::ImageDataset train(images, labels,
                            data::Compose{data::Resize(shape.size), data::Normalize({0.5}, {0.5})});
   data::DataLoader loader(train, {.batch_size = args.batch_size, .shuffle = true, .seed = args.seed});
-  std::cout << "MNIST " << split << ": " << train.size() << " images of " << shape.size << "x" << shape.size << ", "
+  std::cout << title << " " << split << ": " << train.size() << " images of " << shape.size << "x" << shape.size << ", "
             << loader.size() << " steps per epoch\n";
 
   auto G = make_generator(shape, latent_dim);

@@ -26,6 +26,7 @@
 #include <sstream>
 
 #include "../common/example.hpp"
+#include "../common/saved_config.hpp"
 #include "ddpm.hpp"
 
 using namespace latent;
@@ -166,30 +167,18 @@ nlohmann::json saved_config(const DdpmArgs& a) {
 }
 
 // Takes each setting from the checkpoint's config; an option given on the command line
-// must agree with it (a different --width cannot load these weights).
+// must agree with it (a different --width cannot load these weights). A config that cannot
+// be read (not JSON, not an object, a setting of the wrong type) is an error naming the key.
 void apply_saved_config(DdpmArgs& a, const io::SafeTensors& file, const CLI::App& app) {
-  const auto it = file.metadata().find(kConfigKey);
-  if (it == file.metadata().end()) return;
-  nlohmann::json saved;
-  try {
-    saved = nlohmann::json::parse(it->second);
-  } catch (const std::exception& e) {
-    throw Error(latent::detail::str_cat("ddpm: ", file.source(), ": the '", kConfigKey, "' metadata is not JSON: ",
-                                        e.what()));
-  }
+  const examples::SavedConfig saved(file, kConfigKey, "ddpm");
+  if (!saved.present()) return;
   auto take = [&](const std::string& key, auto& value) {
     using Value = std::decay_t<decltype(value)>;
-    if (!saved.contains(key)) return;
-    Value stored;
-    try {
-      stored = saved.at(key).get<Value>();
-    } catch (const std::exception& e) {
-      throw Error(latent::detail::str_cat("ddpm: ", file.source(), ": '", kConfigKey, "' has a bad ", key, ": ",
-                                          e.what()));
-    }
-    LATENT_CHECK(app.count("--" + key) == 0 || stored == value, "ddpm: --", key, " ", nlohmann::json(value).dump(),
-                 " was given, but ", file.source(), " was trained with --", key, " ", saved.at(key).dump());
-    value = stored;
+    const std::optional<Value> stored = saved.get<Value>(key);
+    if (!stored) return;
+    LATENT_CHECK(app.count("--" + key) == 0 || *stored == value, "ddpm: --", key, " ", nlohmann::json(value).dump(),
+                 " was given, but ", file.source(), " was trained with --", key, " ", saved.dump(key));
+    value = *stored;
   };
   take("width", a.width);
   take("mults", a.mults);

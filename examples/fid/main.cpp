@@ -15,14 +15,16 @@
 // The real 28x28 images are brought to the classifier's size the way the scored model saw
 // its data: bilinear resize (R3's GANs) or zero padding (R10's DDPM pads 28 to 32).
 // --real-layout auto takes "pad" when the samples file says so in its "layout" metadata
-// (ddpm_fashion --export and its PyTorch peer write it), else "resize". Scoring padded
-// samples against resized real images would count the layout as a difference.
+// (ddpm_fashion --export and its PyTorch peer write it), else "resize"; any other "layout"
+// value is an error. Scoring padded samples against resized real images would count the
+// layout as a difference.
 #include <latent/data.hpp>
 #include <latent/io.hpp>
 #include <latent/metrics.hpp>
 #include <latent/nn.hpp>
 
 #include <fstream>
+#include <optional>
 
 #include "../common/dcgan.hpp"
 #include "../common/example.hpp"
@@ -41,8 +43,8 @@ TensorF fit_to(const TensorF& images, int64_t size, const std::string& source) {
   return nn::functional::interpolate(x, o);
 }
 
-// The samples and their "layout" metadata ("" when absent).
-std::pair<TensorF, std::string> load_samples(const std::filesystem::path& path) {
+// The samples and their "layout" metadata (nullopt when absent).
+std::pair<TensorF, std::optional<std::string>> load_samples(const std::filesystem::path& path) {
   auto file = io::SafeTensors::read_file(path);
   auto names = file.names();
   LATENT_CHECK(!names.empty(), "fid: '", path.string(), "' holds no tensors");
@@ -51,7 +53,8 @@ std::pair<TensorF, std::string> load_samples(const std::filesystem::path& path) 
   LATENT_CHECK((names.size() == 1 || name == "samples"), "fid: '", path.string(), "' holds ", names.size(),
                " tensors and none is named 'samples'; expected one image tensor");
   auto layout = file.metadata().find("layout");
-  return {file.get<float>(name), layout == file.metadata().end() ? std::string() : layout->second};
+  if (layout == file.metadata().end()) return {file.get<float>(name), std::nullopt};
+  return {file.get<float>(name), layout->second};
 }
 
 TensorF generate_dcgan(const std::filesystem::path& weights, int64_t latent_dim, int64_t num, uint64_t seed) {
@@ -114,33 +117,40 @@ int example_main(int argc, char** argv) {
   const int64_t size = classifier.options().image_size;
 
   TensorF fake;
-  std::string source, samples_layout;
+  std::string source;
+  std::optional<std::string> samples_layout;
   if (!samples_path.empty()) {
     source = samples_path.string();
     std::tie(fake, samples_layout) = load_samples(samples_path);
     if (fake.size(0) > num) fake = fake.narrow(0, 0, num);
   }
-  if (real_layout == "auto") real_layout = samples_layout == "pad" ? "pad" : "resize";
+  if (real_layout == "auto") {
+    // Guessing would score the samples against real images of another layout.
+    if (samples_layout && *samples_layout != "resize" && *samples_layout != "pad")
+      throw Error("'" + samples_path.string() + "' has \"layout\" metadata '" + *samples_layout +
+                  "', expected \"resize\" or \"pad\"; pass --real-layout resize or --real-layout pad to choose");
+    real_layout = samples_layout.value_or("resize");
+  }
   constexpr int64_t kDataSize = 28;
   LATENT_CHECK(real_layout == "resize" || (size >= kDataSize && (size - kDataSize) % 2 == 0), "fid: --real-layout pad ",
                "needs a classifier size of 28 + an even number, the classifier takes ", size);
   const data::Transform to_size = real_layout == "pad" ? data::Transform(data::Pad((size - kDataSize) / 2))
                                                        : data::Transform(data::Resize(size));
-  auto load = [&](data::Split split) {
-    data::MNISTOptions options{.split = split, .root = args.data,
-                               .transform = data::Compose{to_size, data::Normalize({0.5}, {0.5})}};
-    return dataset == "mnist" ? data::ImageDataset(data::MNIST(options))
-                              : data::ImageDataset(data::FashionMNIST(options));
+  // The first `limit` images of a split (0: all) at the classifier's size, in [-1, 1].
+  auto load = [&](const std::string& split, int64_t limit) {
+    auto loaded = examples::load_images(dataset, split, args.data, limit,
+                                        "--reference cannot run; --samples and --generator need the test split alone");
+    return data::ImageDataset(loaded.images, loaded.labels, data::Compose{to_size, data::Normalize({0.5}, {0.5})})
+        .images();
   };
-  const TensorF real = load(data::Split::Test).images();
+  const TensorF real = load("test", 0);
 
   if (!generator_path.empty()) {
     source = generator_path.string();
     fake = generate_dcgan(generator_path, latent_dim, num, args.seed);
   } else if (reference) {
     source = dataset + " training split (reference)";
-    TensorF train = load(data::Split::Train).images();
-    fake = train.narrow(0, 0, std::min(num, train.size(0)));
+    fake = load("train", num);
   }
   fake = fit_to(fake, size, source);
   LATENT_CHECK((fake.size(1) == classifier.options().in_channels), "fid: ", source, " has ", fake.size(1),

@@ -78,33 +78,24 @@ int example_main(int argc, char** argv) {
   if (args.out.empty()) args.out = "out/classifier_" + dataset;
   examples::start("train_classifier", args);
 
-  auto load = [&](data::Split split) {
-    data::MNISTOptions options{.split = split, .root = args.data};
-    return dataset == "mnist" ? data::ImageDataset(data::MNIST(options)) : data::ImageDataset(data::FashionMNIST(options));
-  };
   const data::Compose prepare{data::Resize(32), data::Normalize({0.5}, {0.5})};
-  data::ImageDataset test_raw = load(data::Split::Test);
-  data::ImageDataset train_raw;
+  examples::LabeledImages test_raw = examples::load_images(dataset, "test", args.data);
+  examples::LabeledImages train_raw;
   if (train_on_test > 0) {
-    const int64_t n_train = test_raw.size() - train_on_test;
-    train_raw = data::ImageDataset(test_raw.images().narrow(0, 0, n_train), test_raw.labels().narrow(0, 0, n_train));
-    test_raw = data::ImageDataset(test_raw.images().narrow(0, n_train, train_on_test),
-                                  test_raw.labels().narrow(0, n_train, train_on_test));
+    const int64_t n_train = test_raw.images.size(0) - train_on_test;
+    const int64_t n_used = limit > 0 ? std::min(limit, n_train) : n_train;
+    train_raw = {test_raw.images.narrow(0, 0, n_used), test_raw.labels.narrow(0, 0, n_used), test_raw.title};
+    test_raw.images = test_raw.images.narrow(0, n_train, train_on_test);
+    test_raw.labels = test_raw.labels.narrow(0, n_train, train_on_test);
     std::cout << "--train-on-test: training on test images 0.." << n_train - 1 << ", evaluating on the last "
               << train_on_test << "\n";
   } else {
-    train_raw = load(data::Split::Train);
+    train_raw = examples::load_images(dataset, "train", args.data, limit, "pass --train-on-test N");
   }
-  TensorF train_images = train_raw.images();
-  IndexTensor train_labels = train_raw.labels();
-  if (limit > 0 && limit < train_raw.size()) {
-    train_images = train_images.narrow(0, 0, limit);
-    train_labels = train_labels.narrow(0, 0, limit);
-  }
-  data::ImageDataset train(train_images, train_labels, prepare);
-  data::ImageDataset test(test_raw.images(), test_raw.labels(), prepare);
+  data::ImageDataset train(train_raw.images, train_raw.labels, prepare);
+  data::ImageDataset test(test_raw.images, test_raw.labels, prepare);
   data::DataLoader loader(train, {.batch_size = args.batch_size, .shuffle = true, .seed = args.seed});
-  std::cout << dataset << ": " << train.size() << " training and " << test.size() << " test images of 32x32, "
+  std::cout << train_raw.title << ": " << train.size() << " training and " << test.size() << " test images of 32x32, "
             << loader.size() << " steps per epoch\n";
 
   metrics::ImageClassifier<float> model;

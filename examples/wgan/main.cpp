@@ -30,26 +30,16 @@ using Net = std::shared_ptr<nn::Sequential<float>>;
 
 namespace {
 
-// R3's D without its Sigmoid: four blocks [Conv(in,out,3,2,1) LReLU(0.2) Dropout2d(0.25)
-// BN(out, eps=0.8)] (no BN in the first) for 1 -> 16 -> 32 -> 64 -> 128, then flatten ->
-// Linear(128*2*2, 1). Every family here takes raw scores (ns and minimax through
-// BCE-with-logits). For wgan and wgan-gp (`critic`) the blocks are Conv and LReLU only: R6
-// allows no BatchNorm in the critic (the penalty is per sample, and BN ties a sample's score
-// to its batch), and without dropout the critic is one deterministic function, so the
-// penalty and the Wasserstein estimate, taken on separate forward passes, see the same f.
+// R3's D (examples::make_dcgan_discriminator) without its Sigmoid: four blocks
+// [Conv(in,out,3,2,1) LReLU(0.2) Dropout2d(0.25) BN(out, eps=0.8)] (no BN in the first) for
+// 1 -> 16 -> 32 -> 64 -> 128, then flatten -> Linear(128*2*2, 1). Every family here takes
+// raw scores (ns and minimax through BCE-with-logits). For wgan and wgan-gp (`critic`) the
+// blocks are Conv and LReLU only: R6 allows no BatchNorm in the critic (the penalty is per
+// sample, and BN ties a sample's score to its batch), and without dropout the critic is one
+// deterministic function, so the penalty and the Wasserstein estimate, taken on separate
+// forward passes, see the same f.
 Net make_discriminator(bool critic) {
-  auto d = std::make_shared<nn::Sequential<float>>();
-  const int64_t widths[] = {1, 16, 32, 64, 128};
-  for (int b = 0; b < 4; ++b) {
-    d->push_back(std::make_shared<nn::Conv2d<float>>(widths[b], widths[b + 1], 3, 2, 1));
-    d->push_back(nn::LeakyReLU<float>(0.2));
-    if (critic) continue;
-    d->push_back(std::make_shared<nn::Dropout2d<float>>(0.25));
-    if (b > 0) d->push_back(std::make_shared<nn::BatchNorm2d<float>>(widths[b + 1], 0.8));
-  }
-  d->push_back(nn::Flatten<float>());
-  d->push_back(std::make_shared<nn::Linear<float>>(128 * 2 * 2, 1));
-  return d;
+  return examples::make_dcgan_discriminator({.dropout = !critic, .batch_norm = !critic, .sigmoid = false});
 }
 
 std::string epoch_file(int64_t epoch) {
@@ -127,11 +117,7 @@ int example_main(int argc, char** argv) {
   // no normalisation its input gradient starts near 0, so wgan-gp's penalty starts at
   // lambda and the critic spends hundreds of steps raising it while G runs ahead.
   if (!critic) D->apply([](nn::Module<float>& m) { examples::dcgan_init(m); });
-  if (spectral)
-    for (size_t i = 0; i < D->size(); ++i) {
-      if (auto conv = D->get<nn::Conv2d<float>>(i)) nn::utils::spectral_norm(conv);
-      if (auto linear = D->get<nn::Linear<float>>(i)) nn::utils::spectral_norm(linear);
-    }
+  if (spectral) examples::apply_spectral_norm(*D);  // R4
   auto opt_g = gan::make_optimizer<float>(recipe, G->parameters());
   auto opt_d = gan::make_optimizer<float>(recipe, D->parameters());
 
