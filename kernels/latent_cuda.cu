@@ -11,9 +11,12 @@
 
 #include "allocator.cuh"
 #include "common.cuh"
+#include "conv.cuh"
 #include "elementwise.cuh"
 #include "gemm.cuh"
 #include "index.cuh"
+#include "optim.cuh"
+#include "pooling.cuh"
 #include "random.cuh"
 #include "reduce.cuh"
 #include "softmax.cuh"
@@ -128,6 +131,66 @@ class CudaBackend final : public Backend {
   void scatter_add_f64(int device, double* a, const double* src, const int64_t* index, const StridedDesc& desc,
                        int64_t dim_stride) override {
     kernels::scatter_add(a, src, index, desc, dim_stride, stream(device));
+  }
+  void im2col_f32(int device, const float* x, float* cols, const ConvGeometry& g) override {
+    kernels::im2col(x, cols, g, stream(device));
+  }
+  void im2col_f64(int device, const double* x, double* cols, const ConvGeometry& g) override {
+    kernels::im2col(x, cols, g, stream(device));
+  }
+  void col2im_f32(int device, const float* cols, float* x, const ConvGeometry& g) override {
+    kernels::col2im(cols, x, g, stream(device));
+  }
+  void col2im_f64(int device, const double* cols, double* x, const ConvGeometry& g) override {
+    kernels::col2im(cols, x, g, stream(device));
+  }
+  void max_pool2d_f32(int device, const float* x, float* out, int64_t* index, int64_t planes, int64_t H, int64_t W,
+                      const PoolWindow& g) override {
+    kernels::max_pool2d(x, out, index, planes, H, W, g, stream(device));
+  }
+  void max_pool2d_f64(int device, const double* x, double* out, int64_t* index, int64_t planes, int64_t H,
+                      int64_t W, const PoolWindow& g) override {
+    kernels::max_pool2d(x, out, index, planes, H, W, g, stream(device));
+  }
+  void max_pool_gather_f32(int device, const float* x, const int64_t* index, float* out, int64_t planes, int64_t HW,
+                           int64_t oHW) override {
+    kernels::max_pool_gather(x, index, out, planes, HW, oHW, stream(device));
+  }
+  void max_pool_gather_f64(int device, const double* x, const int64_t* index, double* out, int64_t planes,
+                           int64_t HW, int64_t oHW) override {
+    kernels::max_pool_gather(x, index, out, planes, HW, oHW, stream(device));
+  }
+  void max_pool_scatter_f32(int device, const float* g, const int64_t* index, float* out, int64_t planes, int64_t HW,
+                            int64_t oHW) override {
+    kernels::max_pool_scatter(g, index, out, planes, HW, oHW, stream(device));
+  }
+  void max_pool_scatter_f64(int device, const double* g, const int64_t* index, double* out, int64_t planes,
+                            int64_t HW, int64_t oHW) override {
+    kernels::max_pool_scatter(g, index, out, planes, HW, oHW, stream(device));
+  }
+  void adam_step_f32(int device, float* w, const float* g, float* m, float* v, float* vmax, int64_t n,
+                     const optim::AdamRule<float>& rule) override {
+    kernels::adam_step(w, g, m, v, vmax, n, rule, stream(device));
+  }
+  void adam_step_f64(int device, double* w, const double* g, double* m, double* v, double* vmax, int64_t n,
+                     const optim::AdamRule<double>& rule) override {
+    kernels::adam_step(w, g, m, v, vmax, n, rule, stream(device));
+  }
+  void sgd_step_f32(int device, float* w, const float* g, float* buf, int64_t n,
+                    const optim::SgdRule<float>& rule) override {
+    kernels::sgd_step(w, g, buf, n, rule, stream(device));
+  }
+  void sgd_step_f64(int device, double* w, const double* g, double* buf, int64_t n,
+                    const optim::SgdRule<double>& rule) override {
+    kernels::sgd_step(w, g, buf, n, rule, stream(device));
+  }
+  void rmsprop_step_f32(int device, float* w, const float* g, float* s, float* a, float* buf, int64_t n,
+                        const optim::RmspropRule<float>& rule) override {
+    kernels::rmsprop_step(w, g, s, a, buf, n, rule, stream(device));
+  }
+  void rmsprop_step_f64(int device, double* w, const double* g, double* s, double* a, double* buf, int64_t n,
+                        const optim::RmspropRule<double>& rule) override {
+    kernels::rmsprop_step(w, g, s, a, buf, n, rule, stream(device));
   }
   void where_f32(int device, float* out, const float* cond, const float* a, const float* b,
                  const StridedDesc& desc) override {

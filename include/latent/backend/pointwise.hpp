@@ -25,12 +25,13 @@ namespace latent::pointwise {
   X(Neg) X(Exp) X(Log) X(Log1p) X(Expm1) X(Sqrt) X(Rsqrt) X(Abs) X(Sign) X(Sin) X(Cos) X(Erf) X(Pow)   \
   X(Tanh) X(Sigmoid) X(Relu) X(LeakyRelu) X(LeakyReluGrad) X(Elu) X(Gelu) X(Silu) X(Softplus) X(Clamp) \
   X(ClampGrad) X(AddScalar) X(MulScalar) X(GtScalar) X(LtScalar) X(GeScalar) X(LeScalar) X(EqScalar)  \
-  X(IsFinite)
+  X(IsFinite) X(LogSigmoid)
 // Comparisons give masks (1 or 0); MaximumGrad/MinimumGrad are d max(a, b) / da (0.5 at
-// ties); ReluBackward and GeluBackward take a = g and b = x.
+// ties); ReluBackward and GeluBackward take a = g and b = x; BinaryCrossEntropy takes
+// a = probability, b = target, each log clamped at -100 as PyTorch.
 #define LATENT_POINTWISE_BINARY_OPS(X)                                                                     \
   X(Add) X(Sub) X(Mul) X(Div) X(Pow) X(Eq) X(Ne) X(Lt) X(Le) X(Gt) X(Ge) X(Maximum) X(Minimum) X(MaximumGrad) \
-  X(MinimumGrad) X(ReluBackward) X(GeluBackward)
+  X(MinimumGrad) X(ReluBackward) X(GeluBackward) X(BinaryCrossEntropy)
 
 #define LATENT_POINTWISE_ENUMERATOR(name) name,
 enum class Unary : int { LATENT_POINTWISE_UNARY_OPS(LATENT_POINTWISE_ENUMERATOR) };
@@ -79,6 +80,7 @@ struct UnaryFn {
     else if constexpr (op == Unary::LeScalar) return T(v <= p0);
     else if constexpr (op == Unary::EqScalar) return T(v == p0);
     else if constexpr (op == Unary::IsFinite) return T(isfinite(v));
+    else if constexpr (op == Unary::LogSigmoid) return (T(0) < v ? T(0) : v) - log1p(exp(-abs(v)));
     else static_assert(op == Unary::Neg, "pointwise::UnaryFn: op without a formula");
   }
 };
@@ -86,7 +88,7 @@ struct UnaryFn {
 template <Binary op, typename T>
 struct BinaryFn {
   LATENT_HOST_DEVICE T operator()(T x, T y) const {
-    using std::erf, std::exp, std::pow;
+    using std::erf, std::exp, std::log, std::log1p, std::pow;
     if constexpr (op == Binary::Add) return x + y;
     else if constexpr (op == Binary::Sub) return x - y;
     else if constexpr (op == Binary::Mul) return x * y;
@@ -107,6 +109,10 @@ struct BinaryFn {
       const T cdf = T(0.5) * (T(1) + erf(y * T(0.70710678118654752)));
       const T pdf = exp(T(-0.5) * y * y) * T(0.39894228040143268);
       return x * (cdf + y * pdf);
+    } else if constexpr (op == Binary::BinaryCrossEntropy) {
+      const T log_x = static_cast<T>(log(x)), log_1mx = static_cast<T>(log1p(-x));
+      // std::max's (a < b ? b : a), which keeps a NaN log
+      return (y - T(1)) * (log_1mx < T(-100) ? T(-100) : log_1mx) - y * (log_x < T(-100) ? T(-100) : log_x);
     } else static_assert(op == Binary::Add, "pointwise::BinaryFn: op without a formula");
   }
 };

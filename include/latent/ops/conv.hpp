@@ -175,16 +175,28 @@ void col2im_kernel(const T* cols, T* x, const BlockGeometry& g, int64_t batch, C
 template <typename T>
 Tensor<T> col2im(const Tensor<T>& cols, const BlockGeometry& g, int64_t batch, ColumnLayout layout);
 
+// The CUDA kernels' form of a geometry and column layout.
+inline cuda::ConvGeometry cuda_geometry(const BlockGeometry& g, int64_t batch, ColumnStrides s) {
+  return {batch, g.channels, g.height, g.width, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.oh, g.ow,
+          s.sample, s.row};
+}
+
 // x (N, C, H, W) -> columns in `layout`; backward: col2im.
 template <typename T>
 Tensor<T> im2col(const Tensor<T>& x, const BlockGeometry& g, ColumnLayout layout) {
-  check_cpu("unfold", x);
   const int64_t batch = x.shape()[0];
   Shape shape = layout == ColumnLayout::kBatchMajor ? Shape{batch, g.rows(), g.blocks()}
                                                     : Shape{g.rows(), batch * g.blocks()};
   auto out = Tensor<T>::empty(shape, x.device());
   auto source = x.detach().contiguous();
-  im2col_kernel(source.data(), out.data(), g, batch, column_strides(g, batch, layout));
+  if (x.device().is_cuda()) {
+    auto cg = cuda_geometry(g, batch, column_strides(g, batch, layout));
+    if constexpr (std::is_same_v<T, float>) cuda::backend().im2col_f32(x.device().index, source.data(), out.data(), cg);
+    else if constexpr (std::is_same_v<T, double>) cuda::backend().im2col_f64(x.device().index, source.data(), out.data(), cg);
+    else cuda_type_error("unfold", x);
+  } else {
+    im2col_kernel(source.data(), out.data(), g, batch, column_strides(g, batch, layout));
+  }
   autograd::record("im2col", out, {&x}, [g, batch, layout](const Tensor<T>& grad, autograd::NeedsMask) {
     return Grads<T>{col2im(grad, g, batch, layout)};
   });
@@ -194,10 +206,16 @@ Tensor<T> im2col(const Tensor<T>& x, const BlockGeometry& g, ColumnLayout layout
 // Columns in `layout` -> (N, C, H, W), summing overlaps; backward: im2col.
 template <typename T>
 Tensor<T> col2im(const Tensor<T>& cols, const BlockGeometry& g, int64_t batch, ColumnLayout layout) {
-  check_cpu("fold", cols);
   auto out = Tensor<T>::empty(Shape{batch, g.channels, g.height, g.width}, cols.device());
   auto source = cols.detach().contiguous();
-  col2im_kernel(source.data(), out.data(), g, batch, column_strides(g, batch, layout));
+  if (cols.device().is_cuda()) {
+    auto cg = cuda_geometry(g, batch, column_strides(g, batch, layout));
+    if constexpr (std::is_same_v<T, float>) cuda::backend().col2im_f32(cols.device().index, source.data(), out.data(), cg);
+    else if constexpr (std::is_same_v<T, double>) cuda::backend().col2im_f64(cols.device().index, source.data(), out.data(), cg);
+    else cuda_type_error("fold", cols);
+  } else {
+    col2im_kernel(source.data(), out.data(), g, batch, column_strides(g, batch, layout));
+  }
   autograd::record("col2im", out, {&cols}, [g, layout](const Tensor<T>& grad, autograd::NeedsMask) {
     return Grads<T>{im2col(grad, g, layout)};
   });
@@ -304,8 +322,19 @@ Tensor<T> pad_reflect_backward(const Tensor<T>& g, const std::vector<int64_t>& p
 // each in [0, size of its dim); the padding mirrors x without repeating the edge element.
 template <typename T>
 Tensor<T> pad_reflect(const Tensor<T>& x, const std::vector<int64_t>& pads) {
-  detail::check_cpu("pad_reflect", x);
   Shape out_shape = detail::reflect_padded_shape("pad_reflect", x.shape(), pads);
+  if (x.device().is_cuda()) {
+    // Each padded dim is an index_select by its mirror map, whose backward (index_add) is
+    // the adjoint: differentiable to any order without a kernel of its own.
+    auto maps = detail::reflect_index_maps(x.shape(), pads);
+    Tensor<T> y = x;
+    for (size_t i = 0; i < maps.size(); ++i) {
+      const int dim = x.dim() - 1 - static_cast<int>(i);
+      auto map = from_vector<int64_t>(maps[i], Shape{static_cast<int64_t>(maps[i].size())}, x.device());
+      y = index_select(y, dim, map);
+    }
+    return y;
+  }
   auto out = Tensor<T>::empty(out_shape, x.device());
   auto source = x.detach().contiguous();
   if (out.numel() > 0) detail::reflect_pad_kernel(source.data(), out.data(), x.shape(), out_shape, pads, false);
@@ -508,7 +537,7 @@ Tensor<T> conv2d(const Tensor<T>& input, const Tensor<T>& weight, const Tensor<T
                ") with kernel_size=", kernel, ", dilation=", dilation, ", stride=", stride,
                ": the dilated kernel cannot be larger than the padded input");
   const int64_t L = g.blocks(), rows_per_group = g.rows() / groups;
-  if (L >= detail::kPerSampleBlocks) {
+  if (L >= detail::kPerSampleBlocks && x.is_cpu()) {  // raw CPU pointers and GEMMs
     auto out = detail::conv2d_per_sample(x, weight, bias, g, groups);
     return batched ? out : out.squeeze(0);
   }

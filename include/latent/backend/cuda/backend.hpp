@@ -20,6 +20,7 @@
 
 #include "../../core/error.hpp"
 #include "../../core/shape.hpp"
+#include "../../optim/update_rules.hpp"
 #include "../pointwise.hpp"
 
 namespace latent::cuda {
@@ -50,6 +51,24 @@ struct MemoryStats {
   size_t allocated_bytes = 0;
   size_t peak_allocated_bytes = 0;
   size_t cached_bytes = 0;
+};
+
+// The sliding blocks of a 2-D convolution (ops/conv.hpp's BlockGeometry) over a batch of
+// contiguous (N, C, H, W) images, and where the column matrix keeps them: element
+// (sample n, row r = (c*kh + i)*kw + j, block l = by*ow + bx) at n*sample_stride +
+// r*row_stride + l. Block (by, bx) with tap (i, j) reads pixel (by*sh - ph + i*dh,
+// bx*sw - pw + j*dw); pixels outside the image read as 0.
+struct ConvGeometry {
+  int64_t batch, channels, height, width;
+  int64_t kh, kw, sh, sw, ph, pw, dh, dw;
+  int64_t oh, ow;
+  int64_t sample_stride, row_stride;
+};
+
+// A max-pooling window (nn/functional/pooling.hpp's PoolGeometry): kernel, stride, padding,
+// dilation and the output size.
+struct PoolWindow {
+  int64_t kh, kw, sh, sw, ph, pw, dh, dw, oh, ow;
 };
 
 class Backend {
@@ -95,6 +114,42 @@ class Backend {
                                int64_t dim_stride) = 0;
   virtual void scatter_add_f64(int device, double* a, const double* src, const int64_t* index,
                                const StridedDesc& desc, int64_t dim_stride) = 0;
+  // im2col: every element of the column matrix from the images x; col2im: images x (every
+  // pixel written) as the sum of the column entries that read each pixel.
+  virtual void im2col_f32(int device, const float* x, float* cols, const ConvGeometry& g) = 0;
+  virtual void im2col_f64(int device, const double* x, double* cols, const ConvGeometry& g) = 0;
+  virtual void col2im_f32(int device, const float* cols, float* x, const ConvGeometry& g) = 0;
+  virtual void col2im_f64(int device, const double* cols, double* x, const ConvGeometry& g) = 0;
+  // Max pooling of `planes` contiguous (H, W) planes into (oh, ow) planes, with the argmax's
+  // flat index in its plane when index is not null; the gather (out = x at index) and the
+  // scatter (out = 0, then out at index += g) between (H*W) and (oHW) planes.
+  virtual void max_pool2d_f32(int device, const float* x, float* out, int64_t* index, int64_t planes, int64_t H,
+                              int64_t W, const PoolWindow& g) = 0;
+  virtual void max_pool2d_f64(int device, const double* x, double* out, int64_t* index, int64_t planes, int64_t H,
+                              int64_t W, const PoolWindow& g) = 0;
+  virtual void max_pool_gather_f32(int device, const float* x, const int64_t* index, float* out, int64_t planes,
+                                   int64_t HW, int64_t oHW) = 0;
+  virtual void max_pool_gather_f64(int device, const double* x, const int64_t* index, double* out, int64_t planes,
+                                   int64_t HW, int64_t oHW) = 0;
+  virtual void max_pool_scatter_f32(int device, const float* g, const int64_t* index, float* out, int64_t planes,
+                                    int64_t HW, int64_t oHW) = 0;
+  virtual void max_pool_scatter_f64(int device, const double* g, const int64_t* index, double* out,
+                                    int64_t planes, int64_t HW, int64_t oHW) = 0;
+  // One fused optimizer step over n contiguous elements of a parameter w, its gradient g
+  // and its state buffers (null where the rule's options use none), with the rule the CPU
+  // applies (optim/update_rules.hpp).
+  virtual void adam_step_f32(int device, float* w, const float* g, float* m, float* v, float* vmax, int64_t n,
+                             const optim::AdamRule<float>& rule) = 0;
+  virtual void adam_step_f64(int device, double* w, const double* g, double* m, double* v, double* vmax, int64_t n,
+                             const optim::AdamRule<double>& rule) = 0;
+  virtual void sgd_step_f32(int device, float* w, const float* g, float* buf, int64_t n,
+                            const optim::SgdRule<float>& rule) = 0;
+  virtual void sgd_step_f64(int device, double* w, const double* g, double* buf, int64_t n,
+                            const optim::SgdRule<double>& rule) = 0;
+  virtual void rmsprop_step_f32(int device, float* w, const float* g, float* s, float* a, float* buf, int64_t n,
+                                const optim::RmspropRule<float>& rule) = 0;
+  virtual void rmsprop_step_f64(int device, double* w, const double* g, double* s, double* a, double* buf,
+                                int64_t n, const optim::RmspropRule<double>& rule) = 0;
   // out = cond != 0 ? a : b over desc (cond, a, b in the a, b, c strides).
   virtual void where_f32(int device, float* out, const float* cond, const float* a, const float* b,
                          const StridedDesc& desc) = 0;

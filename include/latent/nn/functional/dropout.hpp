@@ -15,10 +15,16 @@ inline void check_dropout_p(const char* op, double p) {
 }
 
 // 1 / (1 - p) with probability 1 - p, else 0.
+// On CUDA the same uniforms are drawn on the device (Philox gives both devices the same
+// numbers), so a seed gives the same mask on either.
 template <typename T>
 Tensor<T> dropout_mask(const Shape& shape, double p, Generator& gen, Device device) {
-  auto mask = rand<T>(shape, gen, kCPU);
   const T keep = static_cast<T>(1.0 - p), scale = static_cast<T>(1.0 / (1.0 - p));
+  if (device.is_cuda()) {
+    NoGradGuard no_grad;
+    return mul(lt(rand<T>(shape, gen, device), static_cast<double>(keep)), static_cast<double>(scale));
+  }
+  auto mask = rand<T>(shape, gen, kCPU);
   T* m = mask.data();
   const int64_t n = mask.numel();
   parallel_for(n, 1, [&](int64_t b, int64_t e) {

@@ -80,10 +80,11 @@ void check_broadcasts_to(const char* op, const char* what, const Tensor<T>& w, c
 // PyTorch errors on probabilities outside [0, 1] (NaN included) instead of returning NaN.
 template <typename T>
 void check_unit_interval(const char* op, const char* what, const Tensor<T>& t) {
-  latent::detail::check_cpu(op, t);
   NoGradGuard no_grad;
   auto c = t.detach().contiguous();
-  const T* p = c.data();
+  std::vector<T> host;
+  if (c.is_cuda()) host = c.to_vector();  // one copy to the host, which waits for the device
+  const T* p = c.is_cuda() ? host.data() : c.data();
   for (int64_t i = 0; i < c.numel(); ++i)
     LATENT_CHECK(p[i] >= T(0) && p[i] <= T(1), op, ": all elements of ", what, " should be between 0 and 1, got ",
                  p[i], " at flat index ", i, " (", what, " shape ", t.shape(), ")");
@@ -96,9 +97,7 @@ void check_unit_interval(const char* op, const char* what, const Tensor<T>& t) {
 // the double 1e-12 would be 4e-9 off PyTorch's.
 template <typename T>
 Tensor<T> bce_elementwise(const Tensor<T>& x, const Tensor<T>& y) {
-  auto out = latent::detail::map_binary("binary_cross_entropy", x, y, [](T xv, T yv) {
-    return (yv - T(1)) * std::max(T(std::log1p(-xv)), T(-100)) - yv * std::max(T(std::log(xv)), T(-100));
-  });
+  auto out = latent::detail::map_pointwise<pointwise::Binary::BinaryCrossEntropy>("binary_cross_entropy", x, y);
   autograd::record("binary_cross_entropy", out, {&x, &y},
                    [sx = autograd::SavedVariable<T>(x, false), sy = autograd::SavedVariable<T>(y, false)](
                        const Tensor<T>& g, autograd::NeedsMask m) {
@@ -117,8 +116,10 @@ Tensor<T> bce_elementwise(const Tensor<T>& x, const Tensor<T>& y) {
 // log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)), stable for any x; derivative sigmoid(-x).
 template <typename T>
 Tensor<T> log_sigmoid(const Tensor<T>& x) {
-  return unary_with_input("log_sigmoid", x, [](T v) { return std::min(v, T(0)) - std::log1p(std::exp(-std::abs(v))); },
-                          [](const Tensor<T>& g, const Tensor<T>& xv) { return mul(g, sigmoid(neg(xv))); });
+  return pointwise_with_input<pointwise::Unary::LogSigmoid>("log_sigmoid", x, [](const Tensor<T>& g,
+                                                                                  const Tensor<T>& xv) {
+    return mul(g, sigmoid(neg(xv)));
+  });
 }
 
 // Class-index targets resolved once for nll_loss and cross_entropy.
@@ -152,7 +153,6 @@ ClassTargets<T> class_targets(const char* op, const Tensor<T>& input, const Inde
   ClassTargets<T> ct;
   ct.class_dim = class_dim_of(op, input);
   LATENT_CHECK(target.defined(), op, ": got an undefined target tensor");
-  latent::detail::check_cpu(op, input);
   Shape expect, index_shape;
   for (int i = 0; i < input.dim(); ++i) {
     if (i != ct.class_dim) expect.push_back(input.shape()[i]);
@@ -177,9 +177,9 @@ ClassTargets<T> class_targets(const char* op, const Tensor<T>& input, const Inde
     valid[n] = T(1);
     ct.total_weight += static_cast<double>(tw[n]);
   }
-  ct.index = from_vector<int64_t>(index, index_shape);
-  ct.weight = from_vector<T>(tw, expect);
-  ct.valid = from_vector<T>(valid, expect);
+  ct.index = from_vector<int64_t>(index, index_shape, input.device());
+  ct.weight = from_vector<T>(tw, expect, input.device());
+  ct.valid = from_vector<T>(valid, expect, input.device());
   return ct;
 }
 

@@ -445,11 +445,48 @@ std::vector<Tensor<T>> norm_backward_composite(const Tensor<T>& g, const Tensor<
   return out;
 }
 
+// The normalisation in differentiable ops (the CUDA path until it has fused kernels): the
+// graph of these ops is the backward, to any order. Statistics as fused_norm's, but summed
+// in T; they are copied to the host (one wait for the device) only when *stats wants them.
+template <typename T>
+Tensor<T> composite_norm(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>& b, const NormGeometry& geo,
+                         NormStats* stats) {
+  const auto dims = stat_dims(geo);
+  auto xv = stats_view(x, geo);
+  Tensor<T> xhat;
+  if (geo.fixed_stats) {
+    auto as_tensor = [&](const std::vector<double>& v) {
+      return from_vector<T>(std::vector<T>(v.begin(), v.end()), Shape{1, geo.C, 1}, x.device());
+    };
+    xhat = mul(sub(xv, as_tensor(stats->mean)), as_tensor(stats->rstd));
+  } else {
+    auto mean = latent::mean(xv, dims, true);
+    auto centered = sub(xv, mean);
+    auto var = latent::mean(mul(centered, centered), dims, true);
+    auto rstd = rsqrt(add(var, geo.eps));
+    xhat = mul(centered, rstd);
+    if (stats) {
+      auto to_doubles = [](const Tensor<T>& t) {
+        auto v = t.detach().to_vector();
+        return std::vector<double>(v.begin(), v.end());
+      };
+      stats->mean = to_doubles(mean);
+      stats->var = to_doubles(var);
+      stats->rstd = to_doubles(rstd);
+    }
+  }
+  auto y = xhat.reshape(geo.x_shape);
+  if (w.defined()) y = mul(y, w.reshape(geo.affine_shape));
+  if (b.defined()) y = add(y, b.reshape(geo.affine_shape));
+  return y;
+}
+
 // The fused normalisation op over inputs {x, w, b}; the statistics go to *stats when given
 // (and come from it when geo.fixed_stats).
 template <typename T>
 Tensor<T> fused_norm(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>& b, const NormGeometry& geo,
                     NormStats* stats = nullptr) {
+  if (x.device().is_cuda()) return composite_norm(x, w, b, geo, stats);
   auto st = geo.fixed_stats ? std::make_shared<NormStats>(*stats) : std::make_shared<NormStats>();
   Tensor<T> y;
   {
@@ -485,7 +522,6 @@ void check_param(const char* op, const char* name, const Tensor<T>& p, const Sha
 template <typename T>
 void check_norm_input(const char* op, const Tensor<T>& x) {
   latent::detail::check_defined(op, x);
-  latent::detail::check_cpu(op, x);
   LATENT_CHECK(x.dim() >= 2, op, ": expected an input of at least 2 dims (N, C, ...), got shape ", x.shape());
 }
 
@@ -641,7 +677,6 @@ Tensor<T> layer_norm(const Tensor<T>& x, const Shape& normalized_shape, const Te
                      const Tensor<T>& bias = {}, double eps = 1e-5) {
   const char* op = "layer_norm";
   latent::detail::check_defined(op, x);
-  latent::detail::check_cpu(op, x);
   const Shape& s = x.shape();
   const int k = normalized_shape.rank(), lead = s.rank() - k;
   LATENT_CHECK(k > 0, op, ": normalized_shape must name at least one dim");

@@ -32,7 +32,7 @@ namespace detail {
 // Rank 3 or 4 with non-empty C, H, W (the batch may be empty), as PyTorch's pooling checks.
 template <typename T>
 void check_planes_input(const char* op, const Tensor<T>& x) {
-  latent::detail::check_cpu(op, x);
+  latent::detail::check_defined(op, x);
   LATENT_CHECK(x.dim() == 3 || x.dim() == 4, op, ": expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape ",
                x.shape());
   int r = x.dim();
@@ -143,9 +143,20 @@ struct Resampler {
   }
 };
 
+// The map as a dense (n_out, n_in) matrix on `device`.
+template <typename T>
+Tensor<T> dense_taps(const Taps<T>& taps, Device device) {
+  std::vector<T> m(static_cast<size_t>(taps.n_out * taps.n_in), T(0));
+  for (int64_t o = 0; o < taps.n_out; ++o)
+    for (int64_t k = taps.begin[o]; k < taps.begin[o + 1]; ++k)
+      m[static_cast<size_t>(o * taps.n_in + taps.src[k])] += taps.weight[k];
+  return from_vector<T>(m, Shape{taps.n_out, taps.n_in}, device);
+}
+
 // out[p] = R X[p] C^T for every plane p of x (dims before the last two), direction `dir`.
 // Columns first, then rows: for bilinear this is ATen's order of operations, and the row
-// pass is a contiguous axpy.
+// pass is a contiguous axpy. On CUDA the two maps are dense matrices and the products
+// batched GEMMs, whose own backward is the adjoint map (so no record here).
 template <typename T>
 Tensor<T> resample(const Tensor<T>& x, const std::shared_ptr<const Resampler<T>>& map, int dir) {
   const Taps<T>& R = map->rows[dir];
@@ -153,6 +164,11 @@ Tensor<T> resample(const Tensor<T>& x, const std::shared_ptr<const Resampler<T>>
   const int64_t H = R.n_in, W = C.n_in, oH = R.n_out, oW = C.n_out;
   LATENT_CHECK(x.dim() >= 2 && x.shape()[x.dim() - 2] == H && x.shape()[x.dim() - 1] == W, map->names[dir],
                ": expected an input whose last two dims are ", IntPair::pair(H, W), ", got shape ", x.shape());
+  if (x.device().is_cuda()) {
+    auto planes = x.reshape({leading_planes(x.shape()), H, W});
+    auto y = matmul(matmul(dense_taps(R, x.device()), planes), dense_taps(C, x.device()).t());
+    return y.reshape(with_hw(x.shape(), oH, oW));
+  }
   auto out = Tensor<T>::empty(with_hw(x.shape(), oH, oW), x.device());
   const int64_t planes = leading_planes(x.shape());
   if (out.numel() > 0) {
@@ -333,10 +349,23 @@ template <typename T>
 Tensor<T> max_pool_scatter(const Tensor<T>& g, const IndexTensor& idx, const Shape& in_shape) {
   LATENT_CHECK(g.shape() == idx.shape(), "max_pool2d_backward: gradient of shape ", g.shape(),
                " does not match the indices' shape ", idx.shape());
-  auto out = zeros<T>(in_shape, g.device());
   const int64_t HW = in_shape[in_shape.rank() - 2] * in_shape[in_shape.rank() - 1];
   const int64_t oHW = g.shape()[g.dim() - 2] * g.shape()[g.dim() - 1];
   const int64_t planes = leading_planes(in_shape);
+  if (g.device().is_cuda()) {
+    auto out = Tensor<T>::empty(in_shape, g.device());
+    auto gc = g.detach().contiguous();
+    const int dev = g.device().index;
+    if constexpr (std::is_same_v<T, float>)
+      cuda::backend().max_pool_scatter_f32(dev, gc.data(), idx.data(), out.data(), planes, HW, oHW);
+    else
+      cuda::backend().max_pool_scatter_f64(dev, gc.data(), idx.data(), out.data(), planes, HW, oHW);
+    autograd::record("max_pool2d_backward", out, {&g}, [idx](const Tensor<T>& gg, autograd::NeedsMask) {
+      return latent::detail::Grads<T>{max_pool_gather(gg, idx)};
+    });
+    return out;
+  }
+  auto out = zeros<T>(in_shape, g.device());
   if (oHW > 0 && planes > 0) {
     auto gc = g.detach().contiguous();
     const T* gp = gc.data();
@@ -363,7 +392,13 @@ Tensor<T> max_pool_gather(const Tensor<T>& x, const IndexTensor& idx) {
   const int64_t HW = x.shape()[x.dim() - 2] * x.shape()[x.dim() - 1];
   const int64_t oHW = idx.shape()[idx.dim() - 2] * idx.shape()[idx.dim() - 1];
   const int64_t planes = leading_planes(idx.shape());
-  if (out.numel() > 0) {
+  if (out.numel() > 0 && x.device().is_cuda()) {
+    auto xc = x.detach().contiguous();
+    if constexpr (std::is_same_v<T, float>)
+      cuda::backend().max_pool_gather_f32(x.device().index, xc.data(), idx.data(), out.data(), planes, HW, oHW);
+    else
+      cuda::backend().max_pool_gather_f64(x.device().index, xc.data(), idx.data(), out.data(), planes, HW, oHW);
+  } else if (out.numel() > 0) {
     auto xc = x.detach().contiguous();
     const T* xp = xc.data();
     const int64_t* ip = idx.data();
@@ -460,6 +495,16 @@ void max_pool_kernel(const T* xd, T* od, int64_t* id, int64_t planes, int64_t H,
     }
   });
 }
+
+// The CUDA max_pool_kernel: contiguous x, every plane.
+template <typename T>
+void cuda_max_pool(const Tensor<T>& x, T* out, int64_t* index, int64_t H, int64_t W, const PoolGeometry& g) {
+  const cuda::PoolWindow w{g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.oh, g.ow};
+  if constexpr (std::is_same_v<T, float>)
+    cuda::backend().max_pool2d_f32(x.device().index, x.data(), out, index, leading_planes(x.shape()), H, W, w);
+  else
+    cuda::backend().max_pool2d_f64(x.device().index, x.data(), out, index, leading_planes(x.shape()), H, W, w);
+}
 }  // namespace detail
 
 // Max over each window and the flat index (into H * W of its plane) of the maximum, as
@@ -478,7 +523,10 @@ std::pair<Tensor<T>, IndexTensor> max_pool2d_with_indices(const Tensor<T>& x, In
   auto idx = IndexTensor::empty(out_shape, x.device());
   if (out.numel() > 0) {
     auto xc = x.detach().contiguous();
-    detail::max_pool_kernel<T, true>(xc.data(), out.data(), idx.data(), detail::leading_planes(x.shape()), H, W, g);
+    if (x.device().is_cuda())
+      detail::cuda_max_pool(xc, out.data(), idx.data(), H, W, g);
+    else
+      detail::max_pool_kernel<T, true>(xc.data(), out.data(), idx.data(), detail::leading_planes(x.shape()), H, W, g);
   }
   Shape in_shape = x.shape();
   autograd::record("max_pool2d", out, {&x},
@@ -501,8 +549,11 @@ Tensor<T> max_pool2d(const Tensor<T>& x, IntPair kernel_size, IntPair stride = {
   auto out = Tensor<T>::empty(detail::with_hw(x.shape(), g.oh, g.ow), x.device());
   if (out.numel() > 0) {
     auto xc = x.detach().contiguous();
-    detail::max_pool_kernel<T, false>(xc.data(), out.data(), nullptr, detail::leading_planes(x.shape()),
-                                      x.shape()[x.dim() - 2], x.shape()[x.dim() - 1], g);
+    const int64_t H = x.shape()[x.dim() - 2], W = x.shape()[x.dim() - 1];
+    if (x.device().is_cuda())
+      detail::cuda_max_pool(xc, out.data(), static_cast<int64_t*>(nullptr), H, W, g);
+    else
+      detail::max_pool_kernel<T, false>(xc.data(), out.data(), nullptr, detail::leading_planes(x.shape()), H, W, g);
   }
   return out;
 }
@@ -555,7 +606,7 @@ struct InterpolateOptions {
 template <typename T>
 Tensor<T> interpolate(const Tensor<T>& x, const InterpolateOptions& o) {
   static_assert(FloatingElement<T>, "interpolate: float or double tensors only");
-  latent::detail::check_cpu("interpolate", x);
+  latent::detail::check_defined("interpolate", x);
   const std::string& mode = o.mode;
   LATENT_CHECK(mode == "nearest" || mode == "nearest-exact" || mode == "bilinear" || mode == "area",
                "interpolate: mode must be 'nearest', 'nearest-exact', 'bilinear' or 'area', got '", mode, "'");
