@@ -603,6 +603,213 @@ TEMPLATE_TEST_CASE("cuda: gather, scatter_add, index_select, index_add and embed
                        0.0, 0.0);
 }
 
+// f(inputs...) and the gradients of sum(f * r) for a fixed random r, on both devices.
+template <typename T, typename F>
+void check_layer(const char* name, std::vector<Tensor<T>> inputs, F f, double tol) {
+  INFO("layer " << name);
+  std::vector<Tensor<T>> cpu, gpu;
+  for (auto& t : inputs) {
+    cpu.push_back(t.clone().requires_grad_());
+    gpu.push_back(t.cuda().requires_grad_());
+  }
+  auto yc = f(cpu), yg = f(gpu);
+  REQUIRE(yg.device() == kGPU);
+  LATENT_REQUIRE_CLOSE(yg, yc, tol, tol);
+  Generator gen(99);
+  auto r = randn<T>(yc.shape(), gen);
+  (yc * r).sum().backward();
+  (yg * r.cuda()).sum().backward();
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    INFO("gradient of input " << i);
+    LATENT_REQUIRE_CLOSE(gpu[i].grad(), cpu[i].grad(), tol, tol);
+  }
+}
+
+TEMPLATE_TEST_CASE("cuda: convolutions, normalisations, pooling and resampling match the CPU", "[cuda][layers]",
+                   float, double) {
+  using T = TestType;
+  namespace F = nn::functional;
+  using V = std::vector<Tensor<T>>;
+  Generator gen(41);
+  const double tol = std::is_same_v<T, float> ? 2e-4 : 1e-10;
+  auto x = randn<T>({2, 4, 9, 8}, gen);
+  // conv2d: padding, stride, dilation, groups; large maps (the CPU's per-sample path) too.
+  check_layer<T>("conv2d", {x, randn<T>({6, 2, 3, 3}, gen), randn<T>({6}, gen)}, [](const V& v) {
+    return conv2d(v[0], v[1], v[2], 2, 1, IntPair(1, 2), 2);
+  }, tol);
+  check_layer<T>("conv2d 20x20", {randn<T>({2, 3, 20, 20}, gen), randn<T>({5, 3, 3, 3}, gen)}, [](const V& v) {
+    return conv2d(v[0], v[1], Tensor<T>(), 1, 1);
+  }, tol);
+  // conv_transpose2d with stride 2 and output_padding (DCGAN's generator layers).
+  check_layer<T>("conv_transpose2d", {x, randn<T>({4, 3, 4, 4}, gen), randn<T>({3}, gen)}, [](const V& v) {
+    return conv_transpose2d(v[0], v[1], v[2], 2, 1, 1);
+  }, tol);
+  check_layer<T>("reflect pad", {x}, [](const V& v) { return pad(v[0], {2, 1, 1, 3}, "reflect") * 1.5; }, tol);
+  check_layer<T>("unfold and fold", {x}, [](const V& v) {
+    return fold(unfold(v[0], 3, 1, 1, 2), IntPair(9, 8), 3, 1, 1, 2);
+  }, tol);
+  // Normalisations: training statistics, with and without affine parameters.
+  auto w = uniform<T>({4}, 0.5, 1.5, gen), b = randn<T>({4}, gen);
+  check_layer<T>("batch_norm", {x, w, b}, [](const V& v) {
+    return F::batch_norm(v[0], Tensor<T>(), Tensor<T>(), v[1], v[2], true);
+  }, tol);
+  check_layer<T>("group_norm", {x, w, b}, [](const V& v) { return F::group_norm(v[0], 2, v[1], v[2]); }, tol);
+  check_layer<T>("instance_norm", {x}, [](const V& v) { return F::instance_norm(v[0]); }, tol);
+  check_layer<T>("layer_norm", {x, randn<T>({9, 8}, gen)}, [](const V& v) {
+    return F::layer_norm(v[0], Shape{9, 8}, v[1]);
+  }, tol);
+  // Running statistics: updated alike in training, used alike in eval.
+  auto rm = zeros<T>({4}), rv = ones<T>({4});
+  auto rm_g = rm.cuda(), rv_g = rv.cuda();
+  F::batch_norm(x, rm, rv, w, b, true, 0.3);
+  F::batch_norm(x.cuda(), rm_g, rv_g, w.cuda(), b.cuda(), true, 0.3);
+  LATENT_REQUIRE_CLOSE(rm_g, rm, tol, tol);
+  LATENT_REQUIRE_CLOSE(rv_g, rv, tol, tol);
+  LATENT_REQUIRE_CLOSE(F::batch_norm(x.cuda(), rm_g, rv_g, w.cuda(), b.cuda(), false),
+                       F::batch_norm(x, rm, rv, w, b, false), tol, tol);
+  // Pooling and resampling.
+  check_layer<T>("max_pool2d", {x}, [](const V& v) { return F::max_pool2d(v[0], 3, 2, 1); }, 0.0);
+  check_layer<T>("max_pool2d dilated, ceil", {x}, [](const V& v) {
+    return F::max_pool2d(v[0], 2, 2, 0, 2, true);
+  }, 0.0);
+  auto [mv, mi] = F::max_pool2d_with_indices(x.cuda(), 3, 2, 1);
+  REQUIRE(mi.cpu().to_vector() == F::max_pool2d_with_indices(x, 3, 2, 1).second.to_vector());
+  check_layer<T>("avg_pool2d", {x}, [](const V& v) { return F::avg_pool2d(v[0], 3, 2, 1, true, false); }, tol);
+  check_layer<T>("adaptive_avg_pool2d", {x}, [](const V& v) { return F::adaptive_avg_pool2d(v[0], IntPair(4, 3)); }, tol);
+  check_layer<T>("nearest", {x}, [](const V& v) { return F::interpolate(v[0], {.size = {18, 16}}); }, tol);
+  check_layer<T>("bilinear", {x}, [](const V& v) {
+    return F::interpolate(v[0], {.size = {13, 11}, .mode = "bilinear", .align_corners = false});
+  }, tol);
+  check_layer<T>("bilinear aligned", {x}, [](const V& v) {
+    return F::interpolate(v[0], {.scale_factor = {2.0, 2.0}, .mode = "bilinear", .align_corners = true});
+  }, tol);
+  check_layer<T>("pixel_shuffle", {x}, [](const V& v) { return F::pixel_shuffle(v[0], 2); }, 0.0);
+  // Second order through a conv critic (WGAN-GP's penalty).
+  auto critic_penalty = [](const Tensor<T>& img, const Tensor<T>& k) {
+    auto score = conv2d(leaky_relu(conv2d(img, k, Tensor<T>(), 2, 1), 0.2), k.narrow(1, 0, 1).narrow(0, 0, 1))
+                     .sum();
+    auto gx = autograd::grad<T>({score}, {img}, {}, std::nullopt, true)[0];
+    return square(sqrt(sum(square(gx), {1, 2, 3})) - 1.0).mean();
+  };
+  auto img = randn<T>({3, 2, 8, 8}, gen), k = randn<T>({2, 2, 4, 4}, gen) * 0.3;
+  auto kc = k.clone().requires_grad_(), kg = k.cuda().requires_grad_();
+  auto pc = critic_penalty(img.clone().requires_grad_(), kc), pg = critic_penalty(img.cuda().requires_grad_(), kg);
+  LATENT_REQUIRE_CLOSE(pg, pc, tol, tol);
+  pc.backward();
+  pg.backward();
+  LATENT_REQUIRE_CLOSE(kg.grad(), kc.grad(), tol, tol);
+}
+
+TEMPLATE_TEST_CASE("cuda: losses and dropout match the CPU", "[cuda][loss]", float, double) {
+  using T = TestType;
+  namespace F = nn::functional;
+  using V = std::vector<Tensor<T>>;
+  Generator gen(43);
+  const double tol = std::is_same_v<T, float> ? 2e-5 : 1e-11;
+  auto logits = randn<T>({6, 5}, gen), target = randn<T>({6, 5}, gen);
+  auto prob = sigmoid(logits), label = gt(target, 0.0);
+  prob.narrow(0, 0, 1).fill_(0.0);  // log(0): the -100 clamp
+  check_layer<T>("bce", {prob, label}, [](const V& v) { return F::binary_cross_entropy(v[0], v[1]); }, tol);
+  check_layer<T>("bce with logits", {logits, label, uniform<T>({5}, 0.5, 2.0, gen)}, [](const V& v) {
+    return F::binary_cross_entropy_with_logits(v[0], v[1], Tensor<T>(), "sum", v[2]);
+  }, tol);
+  check_layer<T>("mse", {logits, target}, [](const V& v) { return F::mse_loss(v[0], v[1]); }, tol);
+  check_layer<T>("l1", {logits, target}, [](const V& v) { return F::l1_loss(v[0], v[1], "none"); }, tol);
+  check_layer<T>("smooth l1", {logits, target}, [](const V& v) { return F::smooth_l1_loss(v[0], v[1]); }, tol);
+  check_layer<T>("kl_div", {log_softmax(logits, 1), softmax(target, 1)}, [](const V& v) {
+    return F::kl_div(v[0], v[1], "batchmean");
+  }, tol);
+  auto classes = from_vector<int64_t>({0, 4, 2, -100, 1, 4}, {6});
+  for (const auto& t : {classes, classes.cuda()}) {  // targets on either device
+    INFO("targets on " << t.device());
+    auto ce_c = F::cross_entropy(logits, classes, uniform<T>({5}, 0.5, 2.0, gen), -100, "mean", 0.1);
+    Generator again(gen);
+    (void)again;
+    auto lc = logits.clone().requires_grad_(), lg = logits.cuda().requires_grad_();
+    auto weight = uniform<T>({5}, 0.5, 2.0, gen);
+    auto a = F::cross_entropy(lc, classes, weight, -100, "mean", 0.1);
+    auto b = F::cross_entropy(lg, t, weight.cuda(), -100, "mean", 0.1);
+    LATENT_REQUIRE_CLOSE(b, a, tol, tol);
+    a.backward();
+    b.backward();
+    LATENT_REQUIRE_CLOSE(lg.grad(), lc.grad(), tol, tol);
+    (void)ce_c;
+  }
+  REQUIRE_THROWS_WITH(F::binary_cross_entropy(prob.cuda() * 2.0, label.cuda()), Contains("should be between 0 and 1"));
+  // Dropout: a seed gives the same mask on both devices (Philox draws the same uniforms).
+  Generator g1(5), g2(5);
+  auto xd = randn<T>({64, 33}, gen);
+  LATENT_REQUIRE_CLOSE(F::dropout(xd.cuda(), 0.3, true, g1), F::dropout(xd, 0.3, true, g2), 0.0, 0.0);
+  LATENT_REQUIRE_CLOSE(F::dropout2d(xd.reshape({8, 8, 33}).cuda(), 0.5, true, g1),
+                       F::dropout2d(xd.reshape({8, 8, 33}), 0.5, true, g2), 0.0, 0.0);
+}
+
+TEMPLATE_TEST_CASE("cuda: optimizers step a model the same way on both devices", "[cuda][optim]", float, double) {
+  using T = TestType;
+  const double tol = std::is_same_v<T, float> ? 1e-4 : 1e-10;
+  // A small conv net (conv, group norm, max pool, linear, dropout-free) trained 4 steps.
+  auto make = [] {
+    manual_seed(3);
+    auto model = std::make_shared<nn::Sequential<T>>();
+    model->push_back(std::make_shared<nn::Conv2d<T>>(2, 4, 3, 1, 1));
+    model->push_back(std::make_shared<nn::GroupNorm<T>>(2, 4));
+    model->push_back(nn::SiLU<T>());
+    model->push_back(std::make_shared<nn::MaxPool2d<T>>(2));
+    model->push_back(nn::Flatten<T>());
+    model->push_back(std::make_shared<nn::Linear<T>>(4 * 3 * 3, 3));
+    return model;
+  };
+  Generator gen(61);
+  auto x = randn<T>({5, 2, 6, 6}, gen);
+  auto labels = from_vector<int64_t>({0, 2, 1, 1, 0}, {5});
+  using Factory = std::function<std::unique_ptr<optim::OptimizerBase<T>>(std::vector<Tensor<T>>)>;
+  std::vector<std::pair<const char*, Factory>> optimizers{
+      {"Adam", [](auto ps) { return std::make_unique<optim::Adam<T>>(ps, optim::AdamOptions{.lr = 1e-2}); }},
+      {"AdamW amsgrad", [](auto ps) {
+         return std::make_unique<optim::AdamW<T>>(ps, optim::AdamOptions{.lr = 1e-2, .weight_decay = 0.1, .amsgrad = true});
+       }},
+      {"SGD nesterov", [](auto ps) {
+         return std::make_unique<optim::SGD<T>>(ps, optim::SGDOptions{.lr = 0.05, .momentum = 0.9, .weight_decay = 1e-3,
+                                                                       .nesterov = true});
+       }},
+      {"RMSprop centered", [](auto ps) {
+         return std::make_unique<optim::RMSprop<T>>(ps, optim::RMSpropOptions{.lr = 1e-3, .momentum = 0.5,
+                                                                               .centered = true});
+       }},
+  };
+  for (auto& [name, factory] : optimizers) {
+    INFO("optimizer " << name);
+    auto cpu_model = make(), gpu_model = make();
+    gpu_model->to(kGPU);
+    auto cpu_opt = factory(cpu_model->parameters()), gpu_opt = factory(gpu_model->parameters());
+    for (int step = 0; step < 4; ++step) {
+      for (auto [model, opt, dev] : {std::tuple{cpu_model, cpu_opt.get(), kCPU}, std::tuple{gpu_model, gpu_opt.get(), kGPU}}) {
+        opt->zero_grad();
+        nn::functional::cross_entropy(model->forward(x.to(dev)), labels.to(dev)).backward();
+        optim::clip_grad_norm_(model->parameters(), 5.0);
+        opt->step();
+      }
+    }
+    auto pc = cpu_model->named_parameters(), pg = gpu_model->named_parameters();
+    REQUIRE(pc.size() == pg.size());
+    for (size_t i = 0; i < pc.size(); ++i) {
+      INFO("parameter " << pc[i].first);
+      REQUIRE(pg[i].second.device() == kGPU);
+      LATENT_REQUIRE_CLOSE(pg[i].second, pc[i].second, tol, tol);
+    }
+  }
+  // EMA of weights on the device.
+  auto model = make();
+  model->to(kGPU);
+  optim::EMA<T> ema(*model, 0.9);
+  for (auto& p : model->parameters()) {
+    NoGradGuard no_grad;
+    p.add_(1.0);
+  }
+  ema.update(*model);
+  REQUIRE(ema.state_dict().begin()->second.device() == kGPU);
+}
+
 TEST_CASE("cuda: mixing devices and unsupported requests are clear errors", "[cuda][errors]") {
   auto a = ones<float>({3}), b = ones<float>({3}, kGPU);
   REQUIRE_THROWS_AS(a + b, Error);
@@ -612,8 +819,7 @@ TEST_CASE("cuda: mixing devices and unsupported requests are clear errors", "[cu
                                                                                    "same device"));
   REQUIRE_THROWS_WITH(b.add_(a), Contains("same device"));
   REQUIRE_THROWS_WITH(ones<float>({3}, Device("cuda:99")), Contains("device index 99 out of range"));
-  REQUIRE_THROWS_WITH(nn::functional::interpolate(ones<float>({1, 1, 2, 2}, kGPU), {.size = {4, 4}}),
-                      Contains("not implemented for cuda:0"));
+  REQUIRE_THROWS_WITH(cdist(ones<float>({2, 3}, kGPU), ones<float>({2, 3}, kGPU)), Contains("not implemented for cuda:0"));
 }
 
 int main(int argc, char** argv) {

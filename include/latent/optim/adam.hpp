@@ -58,12 +58,21 @@ class AdamImpl : public Optimizer<T, AdamOptions> {
         const T b2 = T(o.beta2), one_minus_b1 = T(1 - o.beta1), one_minus_b2 = T(1 - o.beta2);
         const T eps = T(o.eps), wd = T(o.weight_decay);
         const T decay = T(1 - o.lr * o.weight_decay);
-        const bool decoupled = decoupled_;
-        detail::for_param(decoupled ? "AdamW" : "Adam", p, [&](T* w, const T* grad, int64_t begin, int64_t end) {
+        const AdamRule<T> rule{step_size, bias2_sqrt, b2, one_minus_b1, one_minus_b2, eps, wd, decay, decoupled_,
+                               o.maximize};
+        const char* name = decoupled_ ? "AdamW" : "Adam";
+        if (p.is_cuda()) {
+          detail::for_cuda_param(name, p, [&](T* w, const T* grad, int64_t n) {
+            if constexpr (std::is_same_v<T, float>) cuda::backend().adam_step_f32(p.device().index, w, grad, m, v, vmax, n, rule);
+            else cuda::backend().adam_step_f64(p.device().index, w, grad, m, v, vmax, n, rule);
+          });
+          continue;
+        }
+        detail::for_param(name, p, [&](T* w, const T* grad, int64_t begin, int64_t end) {
           if (!vmax && wd == T(0) && !o.maximize) {
             // The default options with Eigen's packet math: a plain loop stays scalar, as
             // std::sqrt may set errno and so cannot be vectorised without -fno-math-errno
-            // (4x slower). The same operations as the general loop below, in the same order,
+            // (4x slower). The same operations as the general rule, in the same order,
             // over blocks small enough that the three passes reuse L1.
             using Array = Eigen::Array<T, Eigen::Dynamic, 1>;
             constexpr int64_t kBlock = 1024;
@@ -77,22 +86,7 @@ class AdamImpl : public Optimizer<T, AdamOptions> {
             }
             return;
           }
-          for (int64_t i = begin; i < end; ++i) {
-            T g = o.maximize ? -grad[i] : grad[i];
-            if (wd != T(0)) {
-              if (decoupled) w[i] *= decay;
-              else g += wd * w[i];
-            }
-            m[i] += (g - m[i]) * one_minus_b1;  // torch: exp_avg.lerp_(grad, 1 - beta1)
-            v[i] = v[i] * b2 + one_minus_b2 * g * g;
-            T second = v[i];
-            if (vmax) {
-              vmax[i] = std::max(vmax[i], v[i]);
-              second = vmax[i];
-            }
-            T denom = std::sqrt(second) / bias2_sqrt + eps;
-            w[i] -= step_size * m[i] / denom;
-          }
+          for (int64_t i = begin; i < end; ++i) rule(i, w, grad, m, v, vmax);
         });
       }
     }

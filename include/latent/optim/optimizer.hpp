@@ -139,19 +139,37 @@ class Optimizer : public OptimizerBase<T> {
 };
 
 namespace detail {
+// The gradient of parameter p, contiguous and checked against it.
+template <typename T>
+Tensor<T> param_grad(const char* op, const Tensor<T>& p) {
+  LATENT_CHECK(p.is_contiguous(), op, ": parameter of shape ", p.shape(), " must be contiguous");
+  Tensor<T> g = p.grad().contiguous();
+  LATENT_CHECK(g.shape() == p.shape(), op, ": gradient of shape ", g.shape(), " for a parameter of shape ", p.shape());
+  LATENT_CHECK(g.device() == p.device(), op, ": gradient on ", g.device(), " for a parameter on ", p.device(),
+               " (shape ", p.shape(), ")");
+  return g;
+}
+
 // Runs f(w, g, begin, end) over the contiguous CPU data of a parameter and its gradient;
 // each element is updated on its own, so results do not depend on the thread count.
 template <typename T, typename F>
 void for_param(const char* op, Tensor<T>& p, F&& f) {
-  LATENT_CHECK(p.is_cpu(), op, ": parameters on ", p.device(), " are not supported yet (shape ", p.shape(), ")");
-  LATENT_CHECK(p.is_contiguous(), op, ": parameter of shape ", p.shape(), " must be contiguous");
-  Tensor<T> g = p.grad().contiguous();
-  LATENT_CHECK(g.shape() == p.shape(), op, ": gradient of shape ", g.shape(), " for a parameter of shape ", p.shape());
+  LATENT_CHECK(p.is_cpu(), op, ": internal error: the CPU loop got a parameter on ", p.device());
+  Tensor<T> g = param_grad(op, p);
   // Every optimizer's update is element-wise: threads take contiguous ranges [begin, end)
   // (one thread below the grain, so small models pay no parallel region).
   T* w = p.data();
   const T* grad = g.data();
   parallel_for(p.numel(), 8, [&](int64_t begin, int64_t end) { f(w, grad, begin, end); });
+  p.bump_version();
+}
+
+// The same step on a CUDA parameter: launch(w, g, n) enqueues the fused kernel.
+template <typename T, typename Launch>
+void for_cuda_param(const char* op, Tensor<T>& p, Launch&& launch) {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "CUDA optimizers: float or double only");
+  Tensor<T> g = param_grad(op, p);
+  launch(p.data(), g.data(), p.numel());
   p.bump_version();
 }
 inline void put(std::map<std::string, double>& m, const std::string& k, double v) { m[k] = v; }

@@ -45,25 +45,16 @@ class RMSprop : public Optimizer<T, RMSpropOptions> {
         T* buf = o.momentum > 0 ? this->state_tensor(st, "momentum_buffer", p).data() : nullptr;
         const T lr = T(o.lr), alpha = T(o.alpha), eps = T(o.eps), wd = T(o.weight_decay), mom = T(o.momentum);
         const T one_minus_alpha = T(1 - o.alpha);  // in double, then rounded, as PyTorch's value=1 - alpha
+        const RmspropRule<T> rule{lr, alpha, one_minus_alpha, eps, wd, mom, o.maximize};
+        if (p.is_cuda()) {
+          detail::for_cuda_param("RMSprop", p, [&](T* w, const T* grad, int64_t n) {
+            if constexpr (std::is_same_v<T, float>) cuda::backend().rmsprop_step_f32(p.device().index, w, grad, s, a, buf, n, rule);
+            else cuda::backend().rmsprop_step_f64(p.device().index, w, grad, s, a, buf, n, rule);
+          });
+          continue;
+        }
         detail::for_param("RMSprop", p, [&](T* w, const T* grad, int64_t begin, int64_t end) {
-          for (int64_t i = begin; i < end; ++i) {
-            T g = o.maximize ? -grad[i] : grad[i];
-            if (wd != T(0)) g += wd * w[i];
-            s[i] = s[i] * alpha + one_minus_alpha * g * g;
-            T avg;
-            if (a) {
-              a[i] += (g - a[i]) * one_minus_alpha;  // torch: grad_avg.lerp_(grad, 1 - alpha)
-              avg = std::sqrt(s[i] - a[i] * a[i]) + eps;
-            } else {
-              avg = std::sqrt(s[i]) + eps;
-            }
-            if (buf) {
-              buf[i] = buf[i] * mom + g / avg;
-              w[i] -= lr * buf[i];
-            } else {
-              w[i] -= lr * g / avg;
-            }
-          }
+          for (int64_t i = begin; i < end; ++i) rule(i, w, grad, s, a, buf);
         });
       }
     }

@@ -40,17 +40,17 @@ class SGD : public Optimizer<T, SGDOptions> {
         bool first = st.step == 0;
         st.step += 1;
         T* buf = o.momentum != 0 ? this->state_tensor(st, "momentum_buffer", p).data() : nullptr;
+        const SgdRule<T> rule{T(o.lr), T(o.weight_decay), T(o.momentum), T(1 - o.dampening), first, o.nesterov,
+                              o.maximize};
+        if (p.is_cuda()) {
+          detail::for_cuda_param("SGD", p, [&](T* w, const T* grad, int64_t n) {
+            if constexpr (std::is_same_v<T, float>) cuda::backend().sgd_step_f32(p.device().index, w, grad, buf, n, rule);
+            else cuda::backend().sgd_step_f64(p.device().index, w, grad, buf, n, rule);
+          });
+          continue;
+        }
         detail::for_param("SGD", p, [&](T* w, const T* grad, int64_t begin, int64_t end) {
-          const T lr = T(o.lr), wd = T(o.weight_decay), m = T(o.momentum), damp = T(1 - o.dampening);
-          for (int64_t i = begin; i < end; ++i) {
-            T g = o.maximize ? -grad[i] : grad[i];
-            if (wd != T(0)) g += wd * w[i];
-            if (buf) {
-              buf[i] = first ? g : m * buf[i] + damp * g;
-              g = o.nesterov ? g + m * buf[i] : buf[i];
-            }
-            w[i] -= lr * g;
-          }
+          for (int64_t i = begin; i < end; ++i) rule(i, w, grad, buf);
         });
       }
     }
