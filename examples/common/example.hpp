@@ -33,6 +33,26 @@ inline void add_common_options(CLI::App& app, CommonArgs& a, const std::string& 
   app.add_option("--data", a.data, data_help)->capture_default_str();
 }
 
+// --device, for the trainers that run on a GPU: cpu, cuda or cuda:N.
+inline void add_device_option(CLI::App& app, std::string& device) {
+  app.add_option("--device", device, "where the models train and sample: cpu, cuda or cuda:N")->capture_default_str();
+}
+
+// The device --device names, checked: a CUDA device must exist in this build and machine.
+inline latent::Device pick_device(const std::string& name) {
+  const latent::Device d(name);
+  if (d.is_cuda()) {
+    LATENT_CHECK(latent::cuda::is_compiled(), "--device ", name, ": this program was built without the CUDA backend "
+                 "(configure with nvcc on PATH, or -DLATENT_CUDA=ON)");
+    const int count = latent::cuda::device_count();
+    LATENT_CHECK(d.index < count, "--device ", name, ": ",
+                 count == 0 ? "no CUDA device (" + latent::cuda::backend().no_device_reason() + ")"
+                            : std::to_string(count) + " CUDA device(s) on this machine");
+    std::cout << "device " << name << "\n";
+  }
+  return d;
+}
+
 // Applies --threads and --seed, creates --out, and prints what the run uses.
 inline void start(const std::string& name, const CommonArgs& a) {
   if (a.threads > 0) latent::set_num_threads(a.threads);

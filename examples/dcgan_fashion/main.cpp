@@ -7,6 +7,7 @@
 //   generator.safetensors    G's weights alone (PyTorch state_dict names)
 //
 //   dcgan_fashion [--epochs 3] [--batch-size 64] [--spectral-norm] [--limit N] [--resume]
+//                 [--device cpu|cuda|cuda:N]
 #include <latent/data.hpp>
 #include <latent/gan.hpp>
 #include <latent/io.hpp>
@@ -25,14 +26,17 @@ int example_main(int argc, char** argv) {
   args.out = "out/dcgan_fashion";
   int64_t latent_dim = 100, limit = 0;
   bool spectral = false, resume = false;
+  std::string device_name = "cpu";
 
   CLI::App app{"DCGAN on FashionMNIST at 32x32 (RECIPES R3; R4 with --spectral-norm)"};
   examples::add_common_options(app, args, "FashionMNIST directory (default: the usual places, see data/mnist.hpp)");
   app.add_option("--limit", limit, "train on the first N images only (0: all 60000)")->capture_default_str();
   app.add_flag("--spectral-norm", spectral, "spectral normalisation of D's Linear and Conv2d layers (R4)");
   app.add_flag("--resume", resume, "continue from <out>/checkpoint.safetensors");
+  examples::add_device_option(app, device_name);
   CLI11_PARSE(app, argc, argv);
   examples::start("dcgan_fashion", args);
+  const Device device = examples::pick_device(device_name);
 
   const auto [images, labels, title] = examples::load_images("fashion", "train", args.data, limit);
   // R3: 28 -> 32 bilinear, then [0, 1] -> [-1, 1]; applied once, at load.
@@ -45,6 +49,8 @@ int example_main(int argc, char** argv) {
   G->apply([](nn::Module<float>& m) { examples::dcgan_init(m); });
   D->apply([](nn::Module<float>& m) { examples::dcgan_init(m); });
   if (spectral) examples::apply_spectral_norm(*D);  // R4
+  G->to(device);  // the trainer moves each batch to the models' device
+  D->to(device);
   optim::AdamOptions adam;  // R3: lr 2e-4, betas (0.5, 0.999)
   adam.lr = 2e-4;
   adam.beta1 = 0.5;

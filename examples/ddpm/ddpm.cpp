@@ -16,6 +16,7 @@
 //
 //   ddpm_fashion [--epochs 10 | --max-steps N] [--width 32] [--mults 1,2,2] [--attention 8]
 //   ddpm_fashion --sample [--sampler ddpm|ddim] [--steps 50] [--eta 0]
+//   either with --device cuda (or cuda:N) to train or sample on a GPU
 #include <latent/data.hpp>
 #include <latent/diffusion.hpp>
 #include <latent/io.hpp>
@@ -37,6 +38,7 @@ struct DdpmArgs {
   examples::CommonArgs common;
   std::string dataset;
   std::string split = "train";
+  std::string device = "cpu";
   int64_t limit = 0;
   double lr = 1e-3;  // R9: AdamW lr 1e-3
   double ema_decay = 0.999;
@@ -207,9 +209,9 @@ void export_samples(diffusion::UNet<float>& model, const DdpmArgs& a, Generator&
   int64_t done_steps = 0;
   for (int64_t start = 0; start < a.export_count; start += batch) {
     const int64_t n = std::min(batch, a.export_count - start);
-    auto images = sample_images(model, a, randn<float>({n, 1, 32, 32}, gen),
+    auto images = sample_images(model, a, randn<float>({n, 1, 32, 32}, gen).to(model.parameters().front().device()),
                                 [&](const diffusion::SamplingStep<float>&) { progress.update(++done_steps); }, gen);
-    parts.push_back(a.unit_range ? images * 2.0f - 1.0f : images);
+    parts.push_back((a.unit_range ? images * 2.0f - 1.0f : images).cpu());
   }
   progress.finish();
   // "layout": the images are 28x28 data padded to 32 (R10), which fid's --real-layout auto reads.
@@ -269,6 +271,7 @@ int ddpm_main(int argc, char** argv, const std::string& dataset) {
   app.add_flag("--sample", a.sample_only, "only sample from <out>/checkpoint.safetensors: grid and GIF");
   app.add_flag("--raw-weights", a.raw_weights, "with --sample: the trained weights instead of their EMA");
   app.add_flag("--resume", a.resume, "continue training from <out>/checkpoint.safetensors");
+  examples::add_device_option(app, a.device);
   app.add_option("--sampler", a.sampler, "reverse process for sample grids")
       ->check(CLI::IsMember({"ddpm", "ddim"}))
       ->capture_default_str();
@@ -290,8 +293,11 @@ int ddpm_main(int argc, char** argv, const std::string& dataset) {
     apply_saved_config(a, *saved, app);
   }
 
+  const Device device = examples::pick_device(a.device);
   auto model = std::make_shared<diffusion::UNet<float>>(unet_options(a));
   auto ema_model = std::make_shared<diffusion::UNet<float>>(unet_options(a));
+  model->to(device);  // before the optimizer and the EMA take their state from it
+  ema_model->to(device);
   optim::AdamOptions adam = optim::AdamW<float>::defaults();
   adam.lr = a.lr;
   optim::AdamW<float> optimizer(model->parameters(), adam);
@@ -315,7 +321,7 @@ int ddpm_main(int argc, char** argv, const std::string& dataset) {
     ema.copy_to(*ema_model);
 
   Generator sample_gen(a.common.seed + 2);
-  const auto fixed_noise = randn<float>({a.num_samples, 1, 32, 32}, sample_gen);
+  const auto fixed_noise = randn<float>({a.num_samples, 1, 32, 32}, sample_gen).to(device);
 
   if (a.sample_only) {
     const int64_t total = sampling_steps(a);
@@ -367,13 +373,15 @@ int ddpm_main(int argc, char** argv, const std::string& dataset) {
     double epoch_loss = 0;
     for (auto& batch : loader) {
       const int64_t n = batch.images.size(0);
+      const auto images = batch.images.to(device);
       const auto t = diffusion::random_timesteps(n, a.timesteps, train_gen, a.first_timestep);
-      const auto noise = randn<float>(batch.images.shape(), train_gen);
-      const auto x_t = scheduler.add_noise(batch.images, noise, t);
+      // Drawn on the CPU and copied, so a seed gives the same run on either device.
+      const auto noise = randn<float>(batch.images.shape(), train_gen).to(device);
+      const auto x_t = scheduler.add_noise(images, noise, t);
       IndexTensor y;
       if (a.classes) y = drop_labels(batch.labels, a.label_dropout, model->null_label(), train_gen);
       const auto prediction = (*model)(x_t, t, y);
-      auto loss = nn::functional::mse_loss(prediction, scheduler.training_target(batch.images, noise, t));
+      auto loss = nn::functional::mse_loss(prediction, scheduler.training_target(images, noise, t));
       optimizer.zero_grad();
       loss.backward();
       optimizer.step();

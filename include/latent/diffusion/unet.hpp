@@ -271,7 +271,8 @@ class UNet : public nn::Module<T> {
                  x.shape());
     LATENT_CHECK(t.dim() <= 1 && (t.numel() == n || t.numel() == 1), "UNet: timesteps must be (", n,
                  ") or a single value for input ", x.shape(), ", got shape ", t.shape());
-    auto emb = sinusoidal_embedding(t.reshape({t.numel()}), options.time_embed_dim);  // (N or 1, D)
+    // (N or 1, D), on x's device (timesteps often come from the CPU)
+    auto emb = sinusoidal_embedding(t.to(x.device()).reshape({t.numel()}), options.time_embed_dim);
     if (options.num_classes > 0) {
       emb = emb + (*label_emb)(class_labels(labels, n));
     } else {

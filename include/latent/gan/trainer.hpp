@@ -132,8 +132,12 @@ class Trainer {
   }
 
   // One discriminator step on a real batch (with its labels for a conditional GAN), and a
-  // generator step when it is due.
-  StepStats step(const Tensor<T>& real, const IndexTensor& labels = {}) {
+  // generator step when it is due. The batch moves to the models' device (a data loader
+  // yields CPU tensors).
+  StepStats step(const Tensor<T>& real_batch, const IndexTensor& batch_labels = {}) {
+    const Device dev = device();
+    const Tensor<T> real = real_batch.defined() ? real_batch.to(dev) : real_batch;
+    const IndexTensor labels = batch_labels.defined() ? batch_labels.to(dev) : batch_labels;
     LATENT_CHECK(real.dim() >= 2 && real.size(0) > 0, "gan::Trainer.step: expected a batch (N, ...), got shape ",
                  real.shape());
     LATENT_CHECK(!conditional_ || (labels.defined() && labels.dim() == 1 && labels.size(0) == real.size(0)),
@@ -240,7 +244,7 @@ class Trainer {
       ema_->copy_to(*G_);
     }
     G_->eval();
-    auto out = generate_(z, labels);
+    auto out = generate_(z.to(device()), labels.defined() ? labels.to(device()) : labels);
     G_->train(was_training);
     if (saved) G_->load_state_dict(*saved);
     return out;

@@ -109,6 +109,7 @@ struct GridOptions {
 template <typename T>
 Tensor<T> make_grid(const Tensor<T>& images, const GridOptions& options = {}) {
   LATENT_CHECK(images.defined(), "make_grid: the images tensor is undefined");
+  if (images.is_cuda()) return make_grid(images.detach().cpu(), options);  // grids are for files and screens
   const int rank = images.dim();
   LATENT_CHECK(rank >= 2 && rank <= 4, "make_grid: expected images (N, C, H, W), one image (C, H, W) or (H, W), got shape ",
                images.shape());
