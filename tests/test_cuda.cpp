@@ -12,6 +12,7 @@
 #include <limits>
 #include <string>
 
+#include <latent/diffusion.hpp>
 #include <latent/nn.hpp>
 
 #include "helpers.hpp"
@@ -808,6 +809,53 @@ TEMPLATE_TEST_CASE("cuda: optimizers step a model the same way on both devices",
   }
   ema.update(*model);
   REQUIRE(ema.state_dict().begin()->second.device() == kGPU);
+}
+
+TEST_CASE("cuda: a small conditional U-Net trains and samples as on the CPU", "[cuda][unet]") {
+  using T = double;
+  const double tol = 1e-9;
+  const diffusion::UNetOptions options{.in_channels = 1, .image_size = 8, .base_channels = 8, .channel_mults = {1, 2},
+                                       .attention_resolutions = {4}, .num_heads = 2, .time_embed_dim = 16,
+                                       .norm_groups = 2, .num_classes = 3};
+  manual_seed(71);
+  diffusion::UNet<T> cpu_model(options);
+  diffusion::UNet<T> gpu_model(options);
+  gpu_model.load_state_dict(cpu_model.state_dict(), true);
+  gpu_model.to(kGPU);
+  Generator gen(72);
+  auto x = randn<T>({4, 1, 8, 8}, gen);
+  auto t = from_vector<int64_t>({3, 500, 999, 0}, {4});        // timesteps stay on the CPU
+  auto labels = from_vector<int64_t>({0, 2, 3, 1}, {4});       // 3 is the null label
+  auto yc = cpu_model(x, t, labels), yg = gpu_model(x.cuda(), t, labels);
+  LATENT_REQUIRE_CLOSE(yg, yc, tol, tol);
+  auto r = randn<T>(yc.shape(), gen);
+  (yc * r).sum().backward();
+  (yg * r.cuda()).sum().backward();
+  auto pc = cpu_model.named_parameters(), pg = gpu_model.named_parameters();
+  for (size_t i = 0; i < pc.size(); ++i) {
+    INFO("gradient of " << pc[i].first);
+    LATENT_REQUIRE_CLOSE(pg[i].second.grad(), pc[i].second.grad(), tol, tol);
+  }
+  // DDIM (eta > 0: noise from the generator on each device, the same Philox numbers) and
+  // DDPM sampling loops.
+  cpu_model.eval();
+  gpu_model.eval();
+  diffusion::DDIMScheduler<T> ddim;
+  ddim.set_timesteps(5);
+  Generator gc(73), gg(73);
+  auto xc = diffusion::sample_loop<T>([&](const Tensor<T>& v, const Tensor<T>& s) { return cpu_model(v, s); }, ddim,
+                                      x.clone(), {.eta = 0.5, .generator = &gc, .clamp_to = std::pair{-1.0, 1.0}});
+  auto xg = diffusion::sample_loop<T>([&](const Tensor<T>& v, const Tensor<T>& s) { return gpu_model(v, s); }, ddim,
+                                      x.cuda(), {.eta = 0.5, .generator = &gg, .clamp_to = std::pair{-1.0, 1.0}});
+  REQUIRE(xg.device() == kGPU);
+  LATENT_REQUIRE_CLOSE(xg, xc, 1e-8, 1e-8);
+  diffusion::DDPMScheduler<T> ddpm({.num_train_timesteps = 20});
+  Generator hc(74), hg(74);
+  auto zc = diffusion::sample_loop<T>([&](const Tensor<T>& v, const Tensor<T>& s) { return cpu_model(v, s); }, ddpm,
+                                      x.clone(), {.generator = &hc});
+  auto zg = diffusion::sample_loop<T>([&](const Tensor<T>& v, const Tensor<T>& s) { return gpu_model(v, s); }, ddpm,
+                                      x.cuda(), {.generator = &hg});
+  LATENT_REQUIRE_CLOSE(zg, zc, 1e-8, 1e-8);
 }
 
 TEST_CASE("cuda: mixing devices and unsupported requests are clear errors", "[cuda][errors]") {
