@@ -8,6 +8,10 @@
 //              [--gemm-sizes 256,512,1024,2048] [--min-time 0.3] [--reps 5]
 //              [--fixed-iters N]   (N calls per repetition: for perf/valgrind runs)
 //              [--config]          (first print the GEMM backend and SIMD set as '# ' lines)
+//              [--device cpu|cuda|cuda:N] [--dcgan-batches 64] [--unet-train-batch 8]
+//              [--unet-sample-batch 16]
+//   --device cuda runs gemm_f32, gan_dcgan, unet_train and unet_sample on the GPU (each call
+//   waits for the device before the clock stops); scripts/gpu_bench.sh sets the GPU sizes.
 //
 // Workloads (the peers implement the same ones with the same shapes):
 //   gemm_f32     C = A B, square float32 n x n (latent::mm); GFLOP/s = 2 n^3 / t.
@@ -141,15 +145,27 @@ Net parabola_discriminator() {
                                std::make_shared<nn::Linear<float>>(50, 1), nn::Sigmoid<float>());
 }
 
-// Times gan::Trainer::step(real) (BCE, n_critic 1, fake detached for D's step).
+// Waits for the device's queued work (the clock of a GPU workload stops after it).
+void sync(Device device) {
+  if (device.is_cuda()) cuda::synchronize(device.index);
+}
+
+// Times gan::Trainer::step(real) (BCE, n_critic 1, fake detached for D's step) with the
+// models and the real batch on `device`.
 void bench_gan(const std::string& name, Net G, Net D, const TensorF& real, int64_t latent_dim,
-               const optim::AdamOptions& adam, const bench::Options& opt, int threads) {
+               const optim::AdamOptions& adam, const bench::Options& opt, int threads, Device device = kCPU) {
+  G->to(device);
+  D->to(device);
+  const auto real_on_device = real.to(device);
   optim::Adam<float> opt_g(G->parameters(), adam), opt_d(D->parameters(), adam);
   gan::TrainerOptions options;
   options.latent_dim = latent_dim;
   options.seed = 11;
   gan::Trainer<float> trainer(G, D, opt_g, opt_d, options);
-  auto t = bench::time_it([&] { trainer.step(real); }, opt);
+  auto t = bench::time_it([&] {
+    trainer.step(real_on_device);
+    sync(device);
+  }, opt);
   bench::report("latent", name, real.size(0), threads, "us", t.median_s * 1e6, t);
 }
 
@@ -173,7 +189,23 @@ int main(int argc, char** argv) {
   app.add_option("--fixed-iters", opt.fixed_iters, "calls per repetition, no calibration (for profilers)");
   bool config = false;
   app.add_flag("--config", config, "print latent's CPU configuration as '# ' lines first");
+  std::string device_name = "cpu";
+  std::vector<int> dcgan_batches{64};
+  int64_t unet_train_batch = 8, unet_sample_batch = 16;
+  app.add_option("--device", device_name, "cpu, cuda or cuda:N (GPU: gemm_f32, gan_dcgan, unet_train, unet_sample)");
+  app.add_option("--dcgan-batches", dcgan_batches, "batch sizes of gan_dcgan")->delimiter(',');
+  app.add_option("--unet-train-batch", unet_train_batch, "batch size of unet_train");
+  app.add_option("--unet-sample-batch", unet_sample_batch, "batch size of unet_sample");
   CLI11_PARSE(app, argc, argv);
+  const Device device(device_name);
+  if (device.is_cuda()) {
+    LATENT_CHECK(cuda::device_count() > device.index, "core_bench: --device ", device_name, " is not available (",
+                 cuda::is_compiled() ? cuda::backend().no_device_reason() : "built without the CUDA backend", ")");
+    for (const auto& w : workloads)
+      LATENT_CHECK(w == "gemm_f32" || w == "gan_dcgan" || w == "unet_train" || w == "unet_sample",
+                   "core_bench: workload ", w, " has no GPU form (--device ", device_name, ")");
+    if (workloads.empty()) workloads = {"gemm_f32", "gan_dcgan", "unet_train", "unet_sample"};
+  }
 
   if (config) {
 #if defined(LATENT_USE_OPENBLAS)
@@ -193,9 +225,12 @@ int main(int argc, char** argv) {
     if (bench::selected(workloads, "gemm_f32")) {
       for (int n : gemm_sizes) {
         manual_seed(1);
-        auto a = randn<float>({n, n}), b = randn<float>({n, n});
+        auto a = randn<float>({n, n}).to(device), b = randn<float>({n, n}).to(device);
         TensorF c;
-        auto t = bench::time_it([&] { c = mm(a, b); }, opt);
+        auto t = bench::time_it([&] {
+          c = mm(a, b);
+          sync(device);
+        }, opt);
         double flops = 2.0 * double(n) * n * n;
         bench::report(lib, "gemm_f32", n, nt, "gflops", flops / t.median_s * 1e-9, t);
       }
@@ -315,49 +350,54 @@ int main(int argc, char** argv) {
       adam.lr = 3e-4;
       bench_gan("gan_parabola", G, D, real, 10, adam, opt, nt);
     }
-    if (bench::selected(workloads, "gan_dcgan")) {
+    for (int batch : dcgan_batches) {
+      if (!bench::selected(workloads, "gan_dcgan")) break;
       manual_seed(10);
       auto G = examples::make_dcgan_generator(100);
       auto D = examples::make_dcgan_discriminator();  // R3, as examples/dcgan_fashion
       G->apply([](nn::Module<float>& m) { examples::dcgan_init(m); });
       D->apply([](nn::Module<float>& m) { examples::dcgan_init(m); });
-      auto real = uniform<float>(Shape{64, 1, 32, 32}, -1.0, 1.0);
+      auto real = uniform<float>(Shape{batch, 1, 32, 32}, -1.0, 1.0);
       optim::AdamOptions adam;  // R3: lr 2e-4, betas (0.5, 0.999)
       adam.lr = 2e-4;
       adam.beta1 = 0.5;
-      bench_gan("gan_dcgan", G, D, real, 100, adam, opt, nt);
+      bench_gan("gan_dcgan", G, D, real, 100, adam, opt, nt, device);
     }
     const diffusion::UNetOptions unet_options{.in_channels = 1, .image_size = 32};  // R10 at 32x32, 1 channel
     if (bench::selected(workloads, "unet_train")) {
       manual_seed(12);
       diffusion::UNet<float> model(unet_options);
+      model.to(device);
       optim::AdamOptions adamw = optim::AdamW<float>::defaults();  // weight decay 1e-2, as torch's AdamW
       adamw.lr = 1e-3;                                              // R9
       optim::AdamW<float> optimizer(model.parameters(), adamw);
-      const int64_t n = 8;
-      auto x = randn<float>({n, 1, 32, 32});
+      const int64_t n = unet_train_batch;
+      auto x = randn<float>({n, 1, 32, 32}).to(device);
       auto t = bench::time_it([&] {
         auto ts = randint<int64_t>(1, 1000, {n});  // the seed's randint(low=1, high=noise_steps)
-        auto noise = randn<float>({n, 1, 32, 32});
+        auto noise = randn<float>({n, 1, 32, 32}, default_generator(), device);
         auto loss = F::mse_loss(model(x, ts), noise);
         loss.backward();
         optimizer.step();
         optimizer.zero_grad();
+        sync(device);
       }, opt);
       bench::report(lib, "unet_train", n, nt, "us", t.median_s * 1e6, t);
     }
     if (bench::selected(workloads, "unet_sample")) {
       manual_seed(13);
       diffusion::UNet<float> model(unet_options);
+      model.to(device);
       model.eval();
       diffusion::DDPMScheduler<float> scheduler(diffusion::DDPMSchedulerOptions::recipe_r9());
-      const int64_t n = 16, step_t = 500;
-      auto x = randn<float>({n, 1, 32, 32});
+      const int64_t n = unet_sample_batch, step_t = 500;
+      auto x = randn<float>({n, 1, 32, 32}).to(device);
       auto ts = full<int64_t>({n}, step_t);
       TensorF prev;
       auto t = bench::time_it([&] {
         NoGradGuard no_grad;
         prev = scheduler.step(model(x, ts), step_t, x).prev_sample;
+        sync(device);
       }, opt);
       bench::report(lib, "unet_sample", n, nt, "us", t.median_s * 1e6, t);
     }

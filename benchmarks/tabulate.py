@@ -22,7 +22,7 @@ LINE = re.compile(r"^BENCH (.*)$")
 HIGHER_IS_BETTER = {"gflops", "gbps"}
 WORKLOAD_ORDER = ["gemm_f32", "add_f32", "chain_f32", "mlp_fwd_bwd", "mlp_fwd", "mlp_gemms", "tiny_add", "tiny_autograd",
                   "conv_d", "convT_g1", "convT_g2", "conv_unet", "bn2d", "groupnorm", "maxpool", "upsample", "adam_1m",
-                  "gan_parabola", "gan_dcgan", "unet_train", "unet_sample"]
+                  "gan_parabola", "gan_dcgan", "unet_train", "unet_sample", "gemm_tf32", "gemm_bf16", "unet_sample_graph"]
 METRIC_LABEL = {"gflops": "GFLOP/s", "gbps": "GB/s", "us": "us"}
 
 
