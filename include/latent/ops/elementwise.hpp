@@ -10,30 +10,6 @@
 namespace latent {
 
 namespace detail {
-// out = f(x) for a CPU-only function f (ops without a CUDA kernel).
-template <typename T, typename F>
-Tensor<T> map_unary(const char* op, const Tensor<T>& x, F f) {
-  check_defined(op, x);
-  check_cpu(op, x);
-  auto out = Tensor<T>::empty(x.shape(), x.device());
-  cpu::unary_loop(x.shape(), out.data(), out.strides(), x.data(), x.strides(), f);
-  return out;
-}
-
-// out = f(a, b) with broadcasting for a CPU-only function f.
-template <typename T, typename F>
-Tensor<T> map_binary(const char* op, const Tensor<T>& a, const Tensor<T>& b, F f) {
-  check_defined(op, a);
-  check_defined(op, b);
-  check_same_device(op, a, b);
-  check_cpu(op, a);
-  Shape shape = broadcast_shapes(a.shape(), b.shape(), op);
-  auto out = Tensor<T>::empty(shape, a.device());
-  cpu::binary_loop(shape, out.data(), out.strides(), a.data(), broadcast_strides(a, shape), b.data(),
-                   broadcast_strides(b, shape), f);
-  return out;
-}
-
 // out = f(x; p0, p1) for a function of backend/pointwise.hpp, on either device.
 template <pointwise::Unary fn, typename T>
 Tensor<T> map_pointwise(const char* op, const Tensor<T>& x, double p0 = 0, double p1 = 0) {
@@ -254,9 +230,8 @@ template <typename T> Tensor<T> neg(const Tensor<T>& x) {
   return out;
 }
 
-// The shape shared by ops whose backward needs the input x: dx = formula(g, x). Computes
-// y = f(x) with a CPU-only function f, or (pointwise_with_input) with a function of
-// backend/pointwise.hpp on either device.
+// The shape shared by ops whose backward needs the input x: dx = formula(g, x), with
+// y = f(x) for a function f of backend/pointwise.hpp (pointwise_with_input).
 template <typename T, typename B>
 Tensor<T> record_with_input(const char* op, const Tensor<T>& x, Tensor<T> out, B formula) {
   autograd::record(op, out, {&x}, [op, sx = autograd::SavedVariable<T>(x, false), formula](
@@ -264,10 +239,6 @@ Tensor<T> record_with_input(const char* op, const Tensor<T>& x, Tensor<T> out, B
     return detail::Grads<T>{formula(g, sx.unpack(op))};
   });
   return out;
-}
-template <typename T, typename F, typename B>
-Tensor<T> unary_with_input(const char* op, const Tensor<T>& x, F f, B formula) {
-  return record_with_input(op, x, detail::map_unary(op, x, f), formula);
 }
 template <pointwise::Unary fn, typename T, typename B>
 Tensor<T> pointwise_with_input(const char* op, const Tensor<T>& x, B formula, double p0 = 0, double p1 = 0) {
