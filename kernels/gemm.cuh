@@ -23,16 +23,6 @@ inline cublasStatus_t gemm_strided_batched(cublasHandle_t h, cublasOperation_t t
   return cublasDgemmStridedBatched(h, ta, tb, m, n, k, alpha, a, lda, sa, b, ldb, sb, beta, c, ldc, sc, batch);
 }
 
-// The leading dimension cuBLAS sees for a row-major operand stored as rows x cols: any
-// value >= cols is valid; with a single row it is never used, so it is raised to the minimum.
-inline int64_t gemm_ld(const char* name, int64_t ld, int64_t rows, int64_t cols) {
-  int64_t need = std::max<int64_t>(cols, 1);
-  if (rows <= 1) return std::max(ld, need);
-  LATENT_CHECK(ld >= need, "cuda gemm: leading dimension ", name, "=", ld, " is smaller than the ", cols,
-               " columns of its row-major operand");
-  return ld;
-}
-
 // C[i] (m,n) = alpha * op(A[i]) op(B[i]) + beta * C[i], i < batch, all row-major; batch
 // strides in elements (0 broadcasts A or B). trans_a: A is stored as (k,m), else (m,k).
 template <typename T>
@@ -40,15 +30,7 @@ void gemm(cublasHandle_t handle, bool trans_a, bool trans_b, int64_t m, int64_t 
           int64_t lda, int64_t stride_a, const T* b, int64_t ldb, int64_t stride_b, T beta, T* c, int64_t ldc,
           int64_t stride_c, int64_t batch) {
   if (m <= 0 || n <= 0 || batch <= 0) return;
-  lda = gemm_ld("lda", lda, trans_a ? k : m, trans_a ? m : k);
-  ldb = gemm_ld("ldb", ldb, trans_b ? n : k, trans_b ? k : n);
-  ldc = gemm_ld("ldc", ldc, m, n);
-  for (int64_t v : {m, n, k, lda, ldb, ldc, batch})
-    LATENT_CHECK(v <= INT_MAX, "cuda gemm: extent ", v, " exceeds cuBLAS's 32-bit limit (m=", m, " n=", n,
-                 " k=", k, " batch=", batch, ")");
-  LATENT_CHECK(batch == 1 || stride_c >= (m - 1) * ldc + n,
-               "cuda gemm: output batch stride ", stride_c, " makes the ", batch, " results of (", m, "x", n,
-               ") overlap");
+  check_gemm_args(trans_a, trans_b, m, n, k, lda, ldb, ldc, stride_c, batch);
   cublasOperation_t op_a = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
   cublasOperation_t op_b = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
   // C^T (n x m, column-major, ldc) = op(B)^T (n x k) * op(A)^T (k x m).

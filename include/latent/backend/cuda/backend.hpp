@@ -189,6 +189,29 @@ class Backend {
                           uint64_t first_block) = 0;
 };
 
+// The argument checks of Backend::gemm_*, shared by the cuBLAS implementation and any other:
+// raises each leading dimension that is never used (an operand of one row) to the minimum
+// cuBLAS accepts, and throws for one that is too small, for extents over cuBLAS's 32-bit
+// int, and for output batches that would overlap.
+inline int64_t gemm_ld(const char* name, int64_t ld, int64_t rows, int64_t cols) {
+  int64_t need = cols > 1 ? cols : 1;
+  if (rows <= 1) return ld > need ? ld : need;
+  LATENT_CHECK(ld >= need, "cuda gemm: leading dimension ", name, "=", ld, " is smaller than the ", cols,
+               " columns of its row-major operand");
+  return ld;
+}
+inline void check_gemm_args(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, int64_t& lda, int64_t& ldb,
+                            int64_t& ldc, int64_t stride_c, int64_t batch) {
+  lda = gemm_ld("lda", lda, trans_a ? k : m, trans_a ? m : k);
+  ldb = gemm_ld("ldb", ldb, trans_b ? n : k, trans_b ? k : n);
+  ldc = gemm_ld("ldc", ldc, m, n);
+  for (int64_t v : {m, n, k, lda, ldb, ldc, batch})
+    LATENT_CHECK(v <= 2147483647, "cuda gemm: extent ", v, " exceeds cuBLAS's 32-bit limit (m=", m, " n=", n,
+                 " k=", k, " batch=", batch, ")");
+  LATENT_CHECK(batch == 1 || stride_c >= (m - 1) * ldc + n, "cuda gemm: output batch stride ", stride_c,
+               " makes the ", batch, " results of (", m, "x", n, ") overlap");
+}
+
 inline Backend*& backend_slot() {
   static Backend* slot = nullptr;
   return slot;
