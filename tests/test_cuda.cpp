@@ -12,6 +12,7 @@
 #include <limits>
 #include <string>
 
+#include <latent/data.hpp>
 #include <latent/diffusion.hpp>
 #include <latent/nn.hpp>
 
@@ -686,6 +687,10 @@ TEMPLATE_TEST_CASE("cuda: convolutions, normalisations, pooling and resampling m
     return F::interpolate(v[0], {.scale_factor = {2.0, 2.0}, .mode = "bilinear", .align_corners = true});
   }, tol);
   check_layer<T>("pixel_shuffle", {x}, [](const V& v) { return F::pixel_shuffle(v[0], 2); }, 0.0);
+  // cdist, with a zero distance (its gradient is 0 there).
+  auto pts = randn<T>({2, 5, 3}, gen), other = randn<T>({2, 4, 3}, gen);
+  other.narrow(1, 0, 1).copy_(pts.narrow(1, 2, 1));
+  check_layer<T>("cdist", {pts, other}, [](const V& v) { return cdist(v[0], v[1]); }, tol);
   // Second order through a conv critic (WGAN-GP's penalty).
   auto critic_penalty = [](const Tensor<T>& img, const Tensor<T>& k) {
     auto score = conv2d(leaky_relu(conv2d(img, k, Tensor<T>(), 2, 1), 0.2), k.narrow(0, 0, 1)).sum();
@@ -867,7 +872,8 @@ TEST_CASE("cuda: mixing devices and unsupported requests are clear errors", "[cu
                                                                                    "same device"));
   REQUIRE_THROWS_WITH(b.add_(a), Contains("same device"));
   REQUIRE_THROWS_WITH(ones<float>({3}, Device("cuda:99")), Contains("device index 99 out of range"));
-  REQUIRE_THROWS_WITH(cdist(ones<float>({2, 3}, kGPU), ones<float>({2, 3}, kGPU)), Contains("not implemented for cuda:0"));
+  Generator gen(1);
+  REQUIRE_THROWS_WITH(data::Resize(4)(ones<float>({1, 2, 2}, kGPU), gen), Contains("not implemented for cuda:0"));
 }
 
 int main(int argc, char** argv) {

@@ -221,20 +221,11 @@ Tensor<T> outer(const Tensor<T>& a, const Tensor<T>& b) {
 }
 
 // Euclidean distances: (P,M) x (R,M) -> (P,R), or batched (B,P,M) x (B,R,M) -> (B,P,R).
-// The gradient is 0 where a distance is 0 (as PyTorch), not NaN.
+namespace detail {
+// out (B, P, R) = the distances between the rows of a (B, P, M) and b (B, R, M), contiguous.
 template <typename T>
-Tensor<T> cdist(const Tensor<T>& x1, const Tensor<T>& x2) {
-  detail::check_same_device("cdist", x1, x2);
-  detail::check_cpu("cdist", x1);
-  LATENT_CHECK((x1.dim() == 2 || x1.dim() == 3) && x1.dim() == x2.dim(), "cdist: expected two 2-D or two 3-D "
-               "tensors, got shapes ", x1.shape(), " and ", x2.shape());
-  bool batched = x1.dim() == 3;
-  auto a = batched ? x1.contiguous() : x1.unsqueeze(0).contiguous();
-  auto b = batched ? x2.contiguous() : x2.unsqueeze(0).contiguous();
-  LATENT_CHECK(a.shape()[0] == b.shape()[0] && a.shape()[2] == b.shape()[2], "cdist: shapes ", x1.shape(), " and ",
-               x2.shape(), " are incompatible (batch and feature sizes must match)");
-  int64_t B = a.shape()[0], P = a.shape()[1], R = b.shape()[1], M = a.shape()[2];
-  auto out = Tensor<T>::empty(batched ? Shape{B, P, R} : Shape{P, R}, x1.device());
+void cdist_kernel(const Tensor<T>& a, const Tensor<T>& b, Tensor<T>& out) {
+  const int64_t B = a.shape()[0], P = a.shape()[1], R = b.shape()[1], M = a.shape()[2];
   const T* ap = a.data();
   const T* bp = b.data();
   T* op = out.data();
@@ -250,6 +241,30 @@ Tensor<T> cdist(const Tensor<T>& x1, const Tensor<T>& x2) {
       }
     }
   });
+}
+}  // namespace detail
+
+// The gradient is 0 where a distance is 0 (as PyTorch), not NaN.
+template <typename T>
+Tensor<T> cdist(const Tensor<T>& x1, const Tensor<T>& x2) {
+  detail::check_same_device("cdist", x1, x2);
+  LATENT_CHECK((x1.dim() == 2 || x1.dim() == 3) && x1.dim() == x2.dim(), "cdist: expected two 2-D or two 3-D "
+               "tensors, got shapes ", x1.shape(), " and ", x2.shape());
+  bool batched = x1.dim() == 3;
+  auto a = batched ? x1.contiguous() : x1.unsqueeze(0).contiguous();
+  auto b = batched ? x2.contiguous() : x2.unsqueeze(0).contiguous();
+  LATENT_CHECK(a.shape()[0] == b.shape()[0] && a.shape()[2] == b.shape()[2], "cdist: shapes ", x1.shape(), " and ",
+               x2.shape(), " are incompatible (batch and feature sizes must match)");
+  int64_t B = a.shape()[0], P = a.shape()[1], R = b.shape()[1], M = a.shape()[2];
+  auto out = Tensor<T>::empty(batched ? Shape{B, P, R} : Shape{P, R}, x1.device());
+  if (x1.device().is_cuda()) {
+    // (B, P, 1, M) - (B, 1, R, M) summed over M: the same sums as the loop below, in GPU ops.
+    NoGradGuard no_grad;
+    auto d2 = sum(square(sub(a.unsqueeze(2), b.unsqueeze(1))), {3});
+    out = sqrt(d2).reshape(out.shape());
+  } else {
+    detail::cdist_kernel(a, b, out);
+  }
   auto saved = std::make_shared<autograd::SavedVariable<T>>();
   autograd::record("cdist", out, {&x1, &x2},
                    [saved, s1 = autograd::SavedVariable<T>(x1, false), s2 = autograd::SavedVariable<T>(x2, false)](
