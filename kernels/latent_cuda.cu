@@ -87,6 +87,48 @@ class CudaBackend final : public Backend {
     LATENT_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream(device)));
   }
 
+  void* host_alloc_pinned(size_t bytes) override {
+    void* p = nullptr;
+    device_count();
+    LATENT_CUDA_CHECK(cudaHostAlloc(&p, bytes, cudaHostAllocDefault));
+    return p;
+  }
+  void host_free_pinned(void* ptr) noexcept override {
+    if (cudaFreeHost(ptr) != cudaSuccess) cudaGetLastError();  // a destructor's path: never throws
+  }
+  void copy_pinned_to_device_async(int device, void* dst, const void* host_src, size_t bytes) override {
+    LATENT_CUDA_CHECK(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, stream(device)));
+  }
+  void* event_create(int device) override {
+    make_current(device);
+    cudaEvent_t e = nullptr;
+    LATENT_CUDA_CHECK(cudaEventCreate(&e));
+    return e;
+  }
+  void event_destroy(void* event) noexcept override {
+    if (cudaEventDestroy(static_cast<cudaEvent_t>(event)) != cudaSuccess) cudaGetLastError();
+  }
+  void event_record(int device, void* event) override {
+    LATENT_CUDA_CHECK(cudaEventRecord(static_cast<cudaEvent_t>(event), stream(device)));
+  }
+  bool event_query(void* event) override {
+    cudaError_t status = cudaEventQuery(static_cast<cudaEvent_t>(event));
+    if (status == cudaErrorNotReady) {
+      cudaGetLastError();
+      return false;
+    }
+    LATENT_CUDA_CHECK(status);
+    return true;
+  }
+  void event_synchronize(void* event) override {
+    LATENT_CUDA_CHECK(cudaEventSynchronize(static_cast<cudaEvent_t>(event)));
+  }
+  float event_elapsed_ms(void* start, void* end) override {
+    float ms = 0;
+    LATENT_CUDA_CHECK(cudaEventElapsedTime(&ms, static_cast<cudaEvent_t>(start), static_cast<cudaEvent_t>(end)));
+    return ms;
+  }
+
   // ---- kernels ----
   void fill_f32(int device, float* out, int64_t n, float value) override {
     kernels::fill(out, n, value, stream(device));

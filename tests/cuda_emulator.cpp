@@ -278,6 +278,29 @@ class EmulatedBackend final : public Backend {
     if (bytes) std::memmove(dst, src, bytes);
   }
 
+  // Pinned memory is ordinary host memory here, asynchronous copies are synchronous, and
+  // every event has been reached.
+  void* host_alloc_pinned(size_t bytes) override { return ::operator new(std::max<size_t>(bytes, 1)); }
+  void host_free_pinned(void* ptr) noexcept override { ::operator delete(ptr); }
+  void copy_pinned_to_device_async(int device, void* dst, const void* src, size_t bytes) override {
+    copy_host_to_device(device, dst, src, bytes);
+  }
+  void* event_create(int device) override {
+    check(device);
+    return new int(0);
+  }
+  void event_destroy(void* event) noexcept override { delete static_cast<int*>(event); }
+  void event_record(int device, void* event) override {
+    check(device);
+    *static_cast<int*>(event) = 1;
+  }
+  bool event_query(void* event) override { return *static_cast<int*>(event) == 1; }
+  void event_synchronize(void*) override {}
+  float event_elapsed_ms(void* start, void* end) override {
+    LATENT_CHECK(event_query(start) && event_query(end), "cuda Event.elapsed_ms: both events must be recorded");
+    return 0.0f;
+  }
+
   void fill_f32(int, float* out, int64_t n, float v) override { fill(out, n, v); }
   void fill_f64(int, double* out, int64_t n, double v) override { fill(out, n, v); }
   void strided_copy_f32(int, float* out, const float* a, const StridedDesc& d) override { copy(out, a, d); }

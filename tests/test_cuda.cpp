@@ -863,6 +863,44 @@ TEST_CASE("cuda: a small conditional U-Net trains and samples as on the CPU", "[
   LATENT_REQUIRE_CLOSE(zg, zc, 1e-8, 1e-8);
 }
 
+TEST_CASE("cuda: pinned memory, copies that do not wait, and events", "[cuda][pinned]") {
+  auto x = randn<float>({1000, 33});
+  auto pinned = x.pin_memory();
+  REQUIRE(pinned.is_pinned());
+  REQUIRE_FALSE(x.is_pinned());
+  REQUIRE(pinned.is_cpu());
+  REQUIRE(pinned.to_vector() == x.to_vector());
+  REQUIRE(pinned.pin_memory().data() == pinned.data());  // already pinned: the same tensor
+  REQUIRE(x.t().pin_memory().to_vector() == x.t().contiguous().to_vector());
+  cuda::Event start(0), stop(0);
+  start.record();
+  auto doubled = pinned.to(kGPU) * 2.0;  // the copy is queued, the product follows it on the stream
+  stop.record();
+  stop.synchronize();
+  REQUIRE(stop.query());
+  REQUIRE(start.elapsed_ms(stop) >= 0.0f);
+  LATENT_REQUIRE_CLOSE(doubled, x * 2.0, 0.0, 0.0);
+  // Freeing the pinned source right after the copy is queued is safe (the free waits).
+  Tensor<float> on_gpu;
+  {
+    auto source = randn<float>({4096}).pin_memory();
+    on_gpu = source.to(kGPU);
+    REQUIRE(source.sum().item() == Approx(on_gpu.sum().item()).epsilon(1e-5));
+  }
+  REQUIRE(on_gpu.cpu().numel() == 4096);
+  // A DataLoader with pin_memory yields pinned batches.
+  data::TensorDataset dataset(randn<float>({10, 3}), from_vector<int64_t>({0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, {10}));
+  data::DataLoader loader(dataset, {.batch_size = 4, .pin_memory = true});
+  int batches = 0;
+  for (auto& [features, targets] : loader) {
+    REQUIRE(features.is_pinned());
+    REQUIRE(targets.is_pinned());
+    ++batches;
+  }
+  REQUIRE(batches == 3);
+  REQUIRE_THROWS_WITH(doubled.pin_memory(), Contains("pin_memory: only CPU tensors can be pinned"));
+}
+
 TEST_CASE("cuda: mixing devices and unsupported requests are clear errors", "[cuda][errors]") {
   auto a = ones<float>({3}), b = ones<float>({3}, kGPU);
   REQUIRE_THROWS_AS(a + b, Error);

@@ -53,12 +53,13 @@ class Tensor {
   Tensor() = default;  // undefined tensor (no storage); `defined()` is false
   explicit Tensor(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-  // Uninitialised tensor of `shape` on `device` (contiguous, fresh storage).
-  static Tensor empty(const Shape& shape, Device device = kCPU) {
+  // Uninitialised tensor of `shape` on `device` (contiguous, fresh storage; pinned: in
+  // page-locked host memory, see pin_memory).
+  static Tensor empty(const Shape& shape, Device device = kCPU, bool pinned = false) {
     auto impl = std::make_shared<Impl>();
     LATENT_CHECK(shape.numel() >= 0, "empty: negative extent in shape ", shape);
     for (int64_t d : shape) LATENT_CHECK(d >= 0, "empty: negative extent in shape ", shape);
-    impl->storage = std::make_shared<Storage>(sizeof(T) * shape.numel(), device);
+    impl->storage = std::make_shared<Storage>(sizeof(T) * shape.numel(), device, pinned);
     impl->shape = shape;
     impl->strides = contiguous_strides(shape);
     return Tensor(std::move(impl));
@@ -76,6 +77,8 @@ class Tensor {
   int64_t offset() const { return impl().offset; }
   Device device() const { return impl().device(); }
   bool is_cuda() const { return device().is_cuda(); }
+  // In page-locked host memory: copies to a GPU do not wait (DataLoaderOptions::pin_memory).
+  bool is_pinned() const { return impl().storage->pinned(); }
   bool is_cpu() const { return device().is_cpu(); }
   static constexpr DType dtype() { return dtype_of<T>::value; }
   bool is_contiguous() const;
@@ -114,6 +117,7 @@ class Tensor {
   Tensor contiguous() const;
   Tensor to(Device device) const;
   Tensor cpu() const { return to(kCPU); }
+  Tensor pin_memory() const;  // a copy in page-locked host memory (this tensor when it is pinned)
   Tensor cuda(int index = 0) const { return to(Device(DeviceType::CUDA, index)); }
   template <typename U> Tensor<U> to() const;  // dtype conversion (not differentiable across dtypes)
 

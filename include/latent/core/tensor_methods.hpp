@@ -49,6 +49,16 @@ template <typename T> Tensor<T> Tensor<T>::clone() const { return latent::clone(
 template <typename T> Tensor<T> Tensor<T>::contiguous() const { return latent::contiguous(*this); }
 template <typename T> Tensor<T> Tensor<T>::to(Device d) const { return latent::to_device(*this, d); }
 template <typename T>
+Tensor<T> Tensor<T>::pin_memory() const {
+  LATENT_CHECK(is_cpu(), "pin_memory: only CPU tensors can be pinned, got a tensor on ", device(), " (shape ", shape(),
+               ")");
+  if (is_pinned()) return *this;
+  auto src = contiguous();
+  auto out = Tensor<T>::empty(shape(), kCPU, /*pinned=*/true);
+  if (numel() > 0) std::memcpy(out.data(), src.data(), sizeof(T) * numel());
+  return out;
+}
+template <typename T>
 template <typename U>
 Tensor<U> Tensor<T>::to() const {
   if constexpr (std::is_same_v<T, U>) {

@@ -31,6 +31,7 @@
 #include <numeric>
 #include <optional>
 #include <thread>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -47,6 +48,9 @@ struct DataLoaderOptions {
   uint64_t seed = 0;       // shuffles and random transforms
   int prefetch = 2;        // batches prepared ahead by the worker thread; 0: no thread
   int worker_threads = 1;  // OpenMP threads for the worker's ops
+  // Batches in page-locked memory, so their .to(cuda) copies do not wait (as PyTorch's
+  // pin_memory=True); ignored where no CUDA device is available.
+  bool pin_memory = false;
 };
 
 namespace detail {
@@ -65,6 +69,21 @@ inline uint64_t mix_seed(uint64_t seed, uint64_t epoch, uint64_t stream) {
 template <typename D>
 using batch_of = std::decay_t<decltype(std::declval<const D&>().get_batch(std::declval<const IndexTensor&>()))>;
 
+// Every tensor of a batch moved to page-locked memory (the batch types of dataset.hpp, or
+// one tensor).
+template <typename T>
+void pin_batch(Tensor<T>& t) {
+  t = t.pin_memory();
+}
+inline void pin_batch(ImageBatch& b) {
+  b.images = b.images.pin_memory();
+  b.labels = b.labels.pin_memory();
+}
+template <typename... Ts>
+void pin_batch(std::tuple<Tensor<Ts>...>& b) {
+  std::apply([](auto&... t) { ((t = t.pin_memory()), ...); }, b);
+}
+
 // One pass over the dataset: the sample order, the worker thread and the ready batches.
 template <typename D>
 class EpochRun {
@@ -72,9 +91,9 @@ class EpochRun {
   using Batch = batch_of<D>;
 
   EpochRun(std::shared_ptr<const D> dataset, std::vector<int64_t> order, int64_t batch_size, int64_t batches,
-           uint64_t transform_seed, int prefetch, int worker_threads)
+           uint64_t transform_seed, int prefetch, int worker_threads, bool pin_memory)
       : dataset_(std::move(dataset)), order_(std::move(order)), batch_size_(batch_size), batches_(batches),
-        gen_(transform_seed), prefetch_(prefetch), worker_threads_(worker_threads) {
+        gen_(transform_seed), prefetch_(prefetch), worker_threads_(worker_threads), pin_memory_(pin_memory) {
     if (prefetch_ > 0 && batches_ > 0) worker_ = std::thread([this] { work(); });
   }
   ~EpochRun() {
@@ -120,10 +139,17 @@ class EpochRun {
     const int64_t n = static_cast<int64_t>(order_.size());
     const int64_t begin = b * batch_size_, end = std::min(n, begin + batch_size_);
     auto indices = from_vector<int64_t>(std::vector<int64_t>(order_.begin() + begin, order_.begin() + end));
-    if constexpr (requires(const D& d, const IndexTensor& i, Generator& g) { d.get_batch(i, g); })
-      return dataset_->get_batch(indices, gen_);
-    else
-      return dataset_->get_batch(indices);
+    Batch batch = [&] {
+      if constexpr (requires(const D& d, const IndexTensor& i, Generator& g) { d.get_batch(i, g); })
+        return dataset_->get_batch(indices, gen_);
+      else
+        return dataset_->get_batch(indices);
+    }();
+    if constexpr (requires(Batch& b) { pin_batch(b); })
+      if (pin_memory_) pin_batch(batch);
+    LATENT_CHECK(!pin_memory_ || requires(Batch& b) { pin_batch(b); },
+                 "DataLoader: pin_memory needs batches of tensors (a tensor, a tuple of tensors or an ImageBatch)");
+    return batch;
   }
 
   void work() {
@@ -155,6 +181,7 @@ class EpochRun {
   int64_t batch_size_, batches_;
   Generator gen_;  // random transforms, used by one thread at a time
   int prefetch_, worker_threads_;
+  bool pin_memory_;
   std::optional<Batch> current_;
   int64_t consumed_ = 0;
   std::mutex mutex_;
@@ -238,7 +265,8 @@ class DataLoader {
     const int64_t e = epoch_++;
     auto run = std::make_shared<detail::EpochRun<D>>(dataset_, order(e), options_.batch_size, size(),
                                                      detail::mix_seed(options_.seed, static_cast<uint64_t>(e), 1),
-                                                     options_.prefetch, options_.worker_threads);
+                                                     options_.prefetch, options_.worker_threads,
+                                                     options_.pin_memory && cuda::is_available());
     return Iterator(std::move(run));
   }
   std::default_sentinel_t end() const { return {}; }

@@ -136,7 +136,9 @@ Tensor<T> to_device(const Tensor<T>& x, Device device) {
   auto out = Tensor<T>::empty(x.shape(), device);
   size_t bytes = sizeof(T) * x.numel();
   if (bytes) {
-    if (device.is_cuda() && src.device().is_cpu())
+    if (device.is_cuda() && src.device().is_cpu() && src.is_pinned())  // no wait; see Storage
+      cuda::backend().copy_pinned_to_device_async(device.index, out.data(), src.data(), bytes);
+    else if (device.is_cuda() && src.device().is_cpu())
       cuda::backend().copy_host_to_device(device.index, out.data(), src.data(), bytes);
     else if (device.is_cpu() && src.device().is_cuda())
       cuda::backend().copy_device_to_host(src.device().index, out.data(), src.data(), bytes);

@@ -9,8 +9,11 @@
 // Streams and synchronisation: each device has one non-default stream (created on first
 // use) and a cuBLAS handle bound to it; every kernel, copy and GEMM is enqueued on it, so
 // work on one device runs in the order it was issued, from any host thread. Host-to-device
-// copies return once the host buffer may be reused; device-to-host copies and
-// synchronize() wait for the stream, so they are where asynchronous kernel errors surface.
+// copies return once the host buffer may be reused, except from pinned (page-locked)
+// memory, whose copies are queued and return at once (the pinned buffer is freed with
+// cudaFreeHost, which waits for the device); device-to-host copies, synchronize() and
+// Event::synchronize() wait for the stream, so they are where asynchronous kernel errors
+// surface. Events (cuda::Event) mark positions in a device's stream, for waiting and timing.
 // The caching allocator hands a freed block to the next request of its size bucket without
 // waiting: safe because the block's last use and its next use are on the same stream.
 #pragma once
@@ -88,6 +91,22 @@ class Backend {
   virtual void copy_host_to_device(int device, void* dst, const void* host_src, size_t bytes) = 0;
   virtual void copy_device_to_host(int device, void* host_dst, const void* src, size_t bytes) = 0;
   virtual void copy_device_to_device(int device, void* dst, const void* src, size_t bytes) = 0;
+  // Page-locked host memory (cudaHostAlloc) for CPU tensors whose copies to a device need not
+  // wait (Tensor::pin_memory, DataLoaderOptions::pin_memory). Freeing it (cudaFreeHost)
+  // waits for the device, so a buffer still being copied from is never released early.
+  virtual void* host_alloc_pinned(size_t bytes) = 0;
+  virtual void host_free_pinned(void* ptr) noexcept = 0;
+  // Queues a copy from page-locked host memory on the device's stream and returns at once;
+  // the host buffer must stay as it is until the stream has run the copy.
+  virtual void copy_pinned_to_device_async(int device, void* dst, const void* host_src, size_t bytes) = 0;
+  // Events on a device's stream (cuda::Event below): record marks the stream's current
+  // position; query says whether the stream has passed it; elapsed is in milliseconds.
+  virtual void* event_create(int device) = 0;
+  virtual void event_destroy(void* event) noexcept = 0;
+  virtual void event_record(int device, void* event) = 0;
+  virtual bool event_query(void* event) = 0;
+  virtual void event_synchronize(void* event) = 0;
+  virtual float event_elapsed_ms(void* start, void* end) = 0;
 
   // Kernels, float and double. `desc` describes out/a/b over the broadcast shape.
   virtual void fill_f32(int device, float* out, int64_t n, float value) = 0;
@@ -234,6 +253,28 @@ inline void synchronize(int device = 0) { backend().synchronize(device); }
 // Caching-allocator statistics of `device` (bytes), and returning its cache to the driver.
 inline MemoryStats memory_stats(int device = 0) { return backend().memory_stats(device); }
 inline void empty_cache(int device = 0) { backend().empty_cache(device); }
+
+// A CUDA event of one device (RAII): mark the stream's position, wait for it or time the
+// work between two marks, as torch.cuda.Event(enable_timing=True).
+class Event {
+ public:
+  explicit Event(int device = 0) : device_(device), handle_(backend().event_create(device)) {}
+  ~Event() {
+    if (handle_) backend().event_destroy(handle_);
+  }
+  Event(const Event&) = delete;
+  Event& operator=(const Event&) = delete;
+  Event(Event&& o) noexcept : device_(o.device_), handle_(o.handle_) { o.handle_ = nullptr; }
+  void record() { backend().event_record(device_, handle_); }
+  bool query() const { return backend().event_query(handle_); }
+  void synchronize() const { backend().event_synchronize(handle_); }
+  // Milliseconds from this event to `end` (both recorded and reached).
+  float elapsed_ms(const Event& end) const { return backend().event_elapsed_ms(handle_, end.handle_); }
+
+ private:
+  int device_;
+  void* handle_;
+};
 
 // Philox blocks a draw of n elements of T uses (the generator's offset advances by this).
 template <typename T>
