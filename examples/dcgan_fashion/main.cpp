@@ -41,7 +41,8 @@ int example_main(int argc, char** argv) {
   const auto [images, labels, title] = examples::load_images("fashion", "train", args.data, limit);
   // R3: 28 -> 32 bilinear, then [0, 1] -> [-1, 1]; applied once, at load.
   data::ImageDataset train(images, labels, data::Compose{data::Resize(32), data::Normalize({0.5}, {0.5})});
-  data::DataLoader loader(train, {.batch_size = args.batch_size, .shuffle = true, .seed = args.seed});
+  data::DataLoader loader(train, {.batch_size = args.batch_size, .shuffle = true, .seed = args.seed,
+                                  .pin_memory = device.is_cuda()});
   std::cout << title << ": " << train.size() << " images of 32x32, " << loader.size() << " steps per epoch\n";
 
   auto G = examples::make_dcgan_generator(latent_dim);

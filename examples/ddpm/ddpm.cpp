@@ -353,7 +353,8 @@ int ddpm_main(int argc, char** argv, const std::string& dataset) {
   data::Transform transform = a.unit_range ? data::Transform(data::Pad(2))
                                            : data::Transform(data::Compose{data::Pad(2), data::Normalize({0.5}, {0.5})});
   data::ImageDataset train(loaded.images, loaded.labels, transform);
-  data::DataLoader loader(train, {.batch_size = a.common.batch_size, .shuffle = true, .seed = a.common.seed});
+  data::DataLoader loader(train, {.batch_size = a.common.batch_size, .shuffle = true, .seed = a.common.seed,
+                                  .pin_memory = device.is_cuda()});
   std::cout << title << " " << a.split << ": " << train.size() << " images of 32x32, " << loader.size()
             << " steps per epoch\n";
   io::save_image(a.common.out / "real.png", train.images().narrow(0, 0, std::min<int64_t>(64, train.size())),
