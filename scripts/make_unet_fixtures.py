@@ -5,11 +5,12 @@ Regenerate (from anywhere):   scripts/make_unet_fixtures.sh
 (it sets up the virtual environment as scripts/make_fixtures.sh does, with torch and
 safetensors, then runs `python scripts/make_unet_fixtures.py --out tests/fixtures/diffusion`).
 
-The seed's U-Net (ResNetBlock, ResizeBlock, Down, Up, SelfAttention, UNet) is copied
-below verbatim as Seed*. `UNet` is the same architecture made configurable the way
-include/latent/diffusion/unet.hpp is (levels, widths, attention resolutions, heads,
-GroupNorm groups, dropout, a class embedding); with default arguments it builds the
-seed's module. The script checks that: same state_dict keys and shapes, the recipe's
+The seed's U-Net (ResNetBlock, ResizeBlock, Down, Up, SelfAttention, UNet) is imported
+verbatim as Seed* from benchmarks/peers/seed_unet.py. `UNet` is the same architecture made
+configurable the way include/latent/diffusion/unet.hpp is (levels, widths, attention
+resolutions, heads, GroupNorm groups, dropout, a class embedding):
+benchmarks/peers/latent_unet.py, shared with the DDPM peer; with default arguments it
+builds the seed's module. The script checks that: same state_dict keys and shapes, the recipe's
 parameter counts (20,188,801 with 1 image channel, 20,190,083 with 3) and the same
 output as the seed model on the seed model's weights.
 
@@ -51,170 +52,20 @@ from seed_unet import SeedDown, SeedResNetBlock, SeedResizeBlock, SeedSelfAttent
 
 
 # ---------------------------------------------------------------------------------------
-# The configurable U-Net (what latent implements). Defaults = the seed.
+# The configurable U-Net (what latent implements): benchmarks/peers/latent_unet.py, shared
+# with the DDPM peer. UNet(**kw) takes the seed's argument names (num_channels, img_size;
+# attention_resolutions None = every resolution), as CASES below do.
 # ---------------------------------------------------------------------------------------
-class ResNetBlock(nn.Module):
-    def __init__(self, in_features, out_features, mid_features=None, residual=False, groups=1, dropout=0.0):
-        super().__init__()
-        self.residual = residual
-        if not mid_features:
-            mid_features = out_features
-        layers = [
-            nn.Conv2d(in_features, mid_features, kernel_size=3, padding=1, bias=False),
-            nn.GroupNorm(groups, mid_features),
-            nn.GELU(),
-        ]
-        if dropout > 0:  # DDPM's place for dropout; absent at 0 so the names stay the seed's
-            layers.append(nn.Dropout(dropout))
-        layers += [
-            nn.Conv2d(mid_features, out_features, kernel_size=3, padding=1, bias=False),
-            nn.GroupNorm(groups, out_features),
-        ]
-        self.conv_stack = nn.Sequential(*layers)
-
-    def forward(self, x):
-        if self.residual:
-            return F.gelu(x + self.conv_stack(x))
-        return self.conv_stack(x)
+from latent_unet import UNet as LatentUNet  # noqa: E402
 
 
-class ResizeBlock(nn.Module):
-    def __init__(self, in_features, out_features, emb_dim):
-        super().__init__()
-        self.emb_projection = nn.Sequential(nn.SiLU(), nn.Linear(emb_dim, out_features))
-
-    def add_emb(self, x, t_vector):
-        emb = self.emb_projection(t_vector)
-        emb = emb[:, :, None, None].repeat(1, 1, x.shape[-2], x.shape[-1])
-        return x + emb
-
-
-class Down(ResizeBlock):
-    def __init__(self, in_features, out_features, emb_dim=256, groups=1, dropout=0.0):
-        super().__init__(in_features, out_features, emb_dim)
-        self.maxpool_conv = nn.Sequential(
-            nn.MaxPool2d(2),
-            ResNetBlock(in_features, in_features, residual=True, groups=groups, dropout=dropout),
-            ResNetBlock(in_features, out_features, groups=groups, dropout=dropout),
-        )
-
-    def forward(self, x, t):
-        return self.add_emb(self.maxpool_conv(x), t)
-
-
-class Up(ResizeBlock):
-    def __init__(self, in_features, out_features, emb_dim=256, groups=1, dropout=0.0):
-        super().__init__(in_features, out_features, emb_dim)
-        self.up = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)
-        self.conv = nn.Sequential(
-            ResNetBlock(in_features, in_features, residual=True, groups=groups, dropout=dropout),
-            ResNetBlock(in_features, out_features, in_features // 2, groups=groups, dropout=dropout),
-        )
-
-    def forward(self, x, skip_x, t):
-        x = self.up(x)
-        x = torch.cat([skip_x, x], dim=1)
-        return self.add_emb(self.conv(x), t)
-
-
-class SelfAttention(nn.Module):
-    def __init__(self, channels, num_heads=4):
-        super().__init__()
-        self.channels = channels
-        self.mha = nn.MultiheadAttention(channels, num_heads=num_heads, batch_first=True)
-        self.ln = nn.LayerNorm([channels])
-        self.mlp = nn.Sequential(
-            nn.LayerNorm([channels]),
-            nn.Linear(channels, channels),
-            nn.GELU(),
-            nn.Linear(channels, channels),
-        )
-
-    def forward(self, x):
-        n, c, h, w = x.shape
-        x = x.reshape(n, c, h * w).swapaxes(1, 2)
-        x_ln = self.ln(x)
-        attention_value, _ = self.mha(x_ln, x_ln, x_ln)
-        attention_value = attention_value + x
-        attention_value = self.mlp(attention_value) + attention_value
-        return attention_value.swapaxes(2, 1).reshape(n, c, h, w)
-
-
-class UNet(nn.Module):
-    """L = len(channel_mults) levels of widths ch[i] = base_channels * channel_mults[i] at
-    image_size / 2**i; attention_resolutions None = every resolution (the seed)."""
-
-    def __init__(self, num_channels=3, img_size=64, time_embed_dim=256, base_channels=64,
-                 channel_mults=(1, 2, 4, 4), attention_resolutions=None, num_heads=4, norm_groups=1,
-                 dropout=0.0, num_classes=0):
-        super().__init__()
-        self.num_channels = num_channels
-        self.time_dim = time_embed_dim
-        self.img_size = img_size
-        self.num_classes = num_classes
-        L = len(channel_mults)
-        self.levels = L
-        ch = [base_channels * m for m in channel_mults]
-        res = [img_size // 2**i for i in range(L)]
-        attn = (lambda r: True) if attention_resolutions is None else (lambda r: r in attention_resolutions)
-        kw = dict(groups=norm_groups, dropout=dropout)
-        self.down_sa = {}
-        self.up_sa = {}
-
-        self.inc = ResNetBlock(num_channels, ch[0], **kw)
-        for i in range(1, L):
-            setattr(self, f"down{i}", Down(ch[i - 1], ch[i], time_embed_dim, **kw))
-            if attn(res[i]):
-                setattr(self, f"sa{i}", SelfAttention(ch[i], num_heads))
-        mid = [ResNetBlock(ch[L - 1], 2 * ch[L - 1], **kw)]
-        if attn(res[L - 1]):
-            mid.append(SelfAttention(2 * ch[L - 1], num_heads))
-        mid.append(ResNetBlock(2 * ch[L - 1], ch[L - 1], **kw))
-        self.conv_bottleneck = nn.Sequential(*mid)
-        cur = ch[L - 1]
-        for j in range(L - 1):
-            skip = L - 2 - j
-            out = ch[max(L - 3 - j, 0)]
-            setattr(self, f"up{j + 1}", Up(cur + ch[skip], out, time_embed_dim, **kw))
-            if attn(res[skip]):
-                setattr(self, f"sa{L + j}", SelfAttention(out, num_heads))
-            cur = out
-        self.outc = nn.Conv2d(ch[0], num_channels, kernel_size=1)
-        if num_classes > 0:
-            # Row num_classes is the null label of classifier-free guidance.
-            self.label_emb = nn.Embedding(num_classes + 1, time_embed_dim)
-
-    def pos_encoding(self, t):
-        pe = torch.zeros(t.shape[0], self.time_dim, dtype=t.dtype, device=t.device)
-        div_factors = torch.exp(
-            torch.arange(0, self.time_dim, 2, dtype=t.dtype)
-            * (-torch.log(torch.as_tensor(10000.0, dtype=t.dtype)) / self.time_dim)
-        ).to(t.device)
-        pe[:, 0::2] = torch.sin(t * div_factors)
-        pe[:, 1::2] = torch.cos(t * div_factors)
-        return pe
-
-    def forward(self, x, t, labels=None):
-        t = t.unsqueeze(-1).type(torch.float).to(x)
-        t = self.pos_encoding(t)
-        if self.num_classes > 0:
-            if labels is None:
-                labels = torch.full((x.shape[0],), self.num_classes, dtype=torch.long)
-            t = t + self.label_emb(labels)
-        L = self.levels
-        h = self.inc(x)
-        skips = [h]
-        for i in range(1, L):
-            h = getattr(self, f"down{i}")(h, t)
-            if hasattr(self, f"sa{i}"):
-                h = getattr(self, f"sa{i}")(h)
-            skips.append(h)
-        h = self.conv_bottleneck(h)
-        for j in range(L - 1):
-            h = getattr(self, f"up{j + 1}")(h, skips[L - 2 - j], t)
-            if hasattr(self, f"sa{L + j}"):
-                h = getattr(self, f"sa{L + j}")(h)
-        return self.outc(h)
+def UNet(num_channels=3, img_size=64, time_embed_dim=256, base_channels=64, channel_mults=(1, 2, 4, 4),
+         attention_resolutions=None, num_heads=4, norm_groups=1, dropout=0.0, num_classes=0):
+    return LatentUNet(in_channels=num_channels, image_size=img_size, base_channels=base_channels,
+                      channel_mults=channel_mults, attention=True,
+                      attention_resolutions=() if attention_resolutions is None else attention_resolutions,
+                      num_heads=num_heads, time_embed_dim=time_embed_dim, norm_groups=norm_groups, dropout=dropout,
+                      num_classes=num_classes)
 
 
 def count(m):
