@@ -11,14 +11,10 @@ namespace latent::cuda::kernels {
 
 template <typename T>
 __global__ void im2col_kernel(const T* x, T* cols, ConvGeometry g, int64_t total) {
-  const int64_t L = g.oh * g.ow, R = g.channels * g.kh * g.kw;
   for (int64_t w = grid_start(); w < total; w += grid_stride()) {
-    const int64_t l = w % L, nr = w / L, r = nr % R, n = nr / R;
-    const int64_t c = r / (g.kh * g.kw), i = (r / g.kw) % g.kh, j = r % g.kw;
-    const int64_t y = (l / g.ow) * g.sh - g.ph + i * g.dh, xx = (l % g.ow) * g.sw - g.pw + j * g.dw;
-    const bool inside = y >= 0 && y < g.height && xx >= 0 && xx < g.width;
-    cols[n * g.sample_stride + r * g.row_stride + l] =
-        inside ? x[((n * g.channels + c) * g.height + y) * g.width + xx] : T(0);
+    int64_t col;
+    const int64_t src = conv_column_source(g, w, &col);
+    cols[col] = src >= 0 ? x[src] : T(0);
   }
 }
 

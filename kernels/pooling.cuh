@@ -18,22 +18,8 @@ __global__ void max_pool_kernel(const T* x, T* out, int64_t* index, int64_t plan
   const int64_t total = planes * g.oh * g.ow;
   for (int64_t w = grid_start(); w < total; w += grid_stride()) {
     const int64_t ow = w % g.ow, oh = (w / g.ow) % g.oh, p = w / (g.ow * g.oh);
-    int64_t h0 = oh * g.sh - g.ph, w0 = ow * g.sw - g.pw;
-    const int64_t h1 = min(h0 + (g.kh - 1) * g.dh + 1, H), w1 = min(w0 + (g.kw - 1) * g.dw + 1, W);
-    while (h0 < 0) h0 += g.dh;
-    while (w0 < 0) w0 += g.dw;
-    const T* plane = x + p * H * W;
-    T best = -INFINITY;
-    int64_t at = h0 * W + w0;
-    for (int64_t ih = h0; ih < h1; ih += g.dh)
-      for (int64_t iw = w0; iw < w1; iw += g.dw) {
-        const T v = plane[ih * W + iw];
-        if (v > best || isnan(v)) {
-          best = v;
-          at = ih * W + iw;
-        }
-      }
-    out[w] = best;
+    int64_t at;
+    out[w] = max_pool_cell(x + p * H * W, H, W, g, oh, ow, &at);
     if (index) index[w] = at;
   }
 }

@@ -158,58 +158,36 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a
       }
 }
 
+// im2col with the kernel's indexing (conv_column_source); col2im as a scatter over the
+// same indexing (not the kernel's per-pixel gather), so the two kernels' index math is
+// checked against each other through the CPU's results.
 template <typename T>
 void im2col(const T* x, T* cols, const ConvGeometry& g) {
-  const int64_t L = g.oh * g.ow, R = g.channels * g.kh * g.kw;
-  for (int64_t n = 0; n < g.batch; ++n)
-    for (int64_t r = 0; r < R; ++r)
-      for (int64_t l = 0; l < L; ++l) {
-        const int64_t c = r / (g.kh * g.kw), i = (r / g.kw) % g.kh, j = r % g.kw;
-        const int64_t y = (l / g.ow) * g.sh - g.ph + i * g.dh, xx = (l % g.ow) * g.sw - g.pw + j * g.dw;
-        const bool inside = y >= 0 && y < g.height && xx >= 0 && xx < g.width;
-        cols[n * g.sample_stride + r * g.row_stride + l] =
-            inside ? x[((n * g.channels + c) * g.height + y) * g.width + xx] : T(0);
-      }
+  const int64_t total = g.batch * g.channels * g.kh * g.kw * g.oh * g.ow;
+  for (int64_t w = 0; w < total; ++w) {
+    int64_t col;
+    const int64_t src = conv_column_source(g, w, &col);
+    cols[col] = src >= 0 ? x[src] : T(0);
+  }
 }
-// The adjoint, written as a scatter (not the kernel's gather), so the two are checked
-// against each other through the CPU's results.
 template <typename T>
 void col2im(const T* cols, T* x, const ConvGeometry& g) {
   std::fill(x, x + g.batch * g.channels * g.height * g.width, T(0));
-  const int64_t L = g.oh * g.ow, R = g.channels * g.kh * g.kw;
-  for (int64_t n = 0; n < g.batch; ++n)
-    for (int64_t r = 0; r < R; ++r)
-      for (int64_t l = 0; l < L; ++l) {
-        const int64_t c = r / (g.kh * g.kw), i = (r / g.kw) % g.kh, j = r % g.kw;
-        const int64_t y = (l / g.ow) * g.sh - g.ph + i * g.dh, xx = (l % g.ow) * g.sw - g.pw + j * g.dw;
-        if (y >= 0 && y < g.height && xx >= 0 && xx < g.width)
-          x[((n * g.channels + c) * g.height + y) * g.width + xx] += cols[n * g.sample_stride + r * g.row_stride + l];
-      }
+  const int64_t total = g.batch * g.channels * g.kh * g.kw * g.oh * g.ow;
+  for (int64_t w = 0; w < total; ++w) {
+    int64_t col;
+    const int64_t src = conv_column_source(g, w, &col);
+    if (src >= 0) x[src] += cols[col];
+  }
 }
 
 template <typename T>
 void max_pool(const T* x, T* out, int64_t* index, int64_t planes, int64_t H, int64_t W, const PoolWindow& g) {
-  for (int64_t p = 0; p < planes; ++p)
-    for (int64_t oh = 0; oh < g.oh; ++oh)
-      for (int64_t ow = 0; ow < g.ow; ++ow) {
-        int64_t h0 = oh * g.sh - g.ph, w0 = ow * g.sw - g.pw;
-        const int64_t h1 = std::min(h0 + (g.kh - 1) * g.dh + 1, H), w1 = std::min(w0 + (g.kw - 1) * g.dw + 1, W);
-        while (h0 < 0) h0 += g.dh;
-        while (w0 < 0) w0 += g.dw;
-        T best = -std::numeric_limits<T>::infinity();
-        int64_t at = h0 * W + w0;
-        for (int64_t ih = h0; ih < h1; ih += g.dh)
-          for (int64_t iw = w0; iw < w1; iw += g.dw) {
-            const T v = x[p * H * W + ih * W + iw];
-            if (v > best || std::isnan(v)) {
-              best = v;
-              at = ih * W + iw;
-            }
-          }
-        const int64_t w = (p * g.oh + oh) * g.ow + ow;
-        out[w] = best;
-        if (index) index[w] = at;
-      }
+  for (int64_t w = 0; w < planes * g.oh * g.ow; ++w) {
+    int64_t at;
+    out[w] = max_pool_cell(x + (w / (g.oh * g.ow)) * H * W, H, W, g, (w / g.ow) % g.oh, w % g.ow, &at);
+    if (index) index[w] = at;
+  }
 }
 
 template <typename T>

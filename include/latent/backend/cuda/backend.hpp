@@ -68,11 +68,50 @@ struct ConvGeometry {
   int64_t sample_stride, row_stride;
 };
 
+// Column element w (row-major over (batch, rows, blocks)): sets *col to its offset in the
+// column matrix and returns the image offset it reads, or -1 for a pixel in the padding.
+// The one definition of im2col's indexing, for the kernel and the host emulation.
+LATENT_HOST_DEVICE inline int64_t conv_column_source(const ConvGeometry& g, int64_t w, int64_t* col) {
+  const int64_t L = g.oh * g.ow, R = g.channels * g.kh * g.kw;
+  const int64_t l = w % L, nr = w / L, r = nr % R, n = nr / R;
+  const int64_t c = r / (g.kh * g.kw), i = (r / g.kw) % g.kh, j = r % g.kw;
+  const int64_t y = (l / g.ow) * g.sh - g.ph + i * g.dh, x = (l % g.ow) * g.sw - g.pw + j * g.dw;
+  *col = n * g.sample_stride + r * g.row_stride + l;
+  const bool inside = y >= 0 && y < g.height && x >= 0 && x < g.width;
+  return inside ? ((n * g.channels + c) * g.height + y) * g.width + x : -1;
+}
+
 // A max-pooling window (nn/functional/pooling.hpp's PoolGeometry): kernel, stride, padding,
 // dilation and the output size.
 struct PoolWindow {
   int64_t kh, kw, sh, sw, ph, pw, dh, dw, oh, ow;
 };
+
+// Max over output cell (oh, ow) of one contiguous (H, W) plane, with ATen's conventions
+// (row-major window, padding never wins, the first maximum, a NaN wins); *index gets the
+// flat in-plane index, starting at the window's first in-bounds position. The one
+// definition for the kernel and the host emulation.
+template <typename T>
+LATENT_HOST_DEVICE inline T max_pool_cell(const T* plane, int64_t H, int64_t W, const PoolWindow& g, int64_t oh,
+                                          int64_t ow, int64_t* index) {
+  int64_t h0 = oh * g.sh - g.ph, w0 = ow * g.sw - g.pw;
+  const int64_t h_end = h0 + (g.kh - 1) * g.dh + 1, w_end = w0 + (g.kw - 1) * g.dw + 1;
+  const int64_t h1 = h_end < H ? h_end : H, w1 = w_end < W ? w_end : W;
+  while (h0 < 0) h0 += g.dh;
+  while (w0 < 0) w0 += g.dw;
+  T best = -static_cast<T>(INFINITY);
+  int64_t at = h0 * W + w0;
+  for (int64_t ih = h0; ih < h1; ih += g.dh)
+    for (int64_t iw = w0; iw < w1; iw += g.dw) {
+      const T v = plane[ih * W + iw];
+      if (v > best || v != v) {
+        best = v;
+        at = ih * W + iw;
+      }
+    }
+  *index = at;
+  return best;
+}
 
 class Backend {
  public:
