@@ -26,6 +26,12 @@ void check_cpu(const char* op, const Tensor<T>& a) {
   LATENT_CHECK(a.device().is_cpu(), op, ": not implemented for ", a.device(), " tensors yet (shape ",
                a.shape(), ", ", dtype_name<T>(), "); move the tensor to the CPU with .cpu()");
 }
+// How the CUDA paths of the index ops (ops/index.hpp) treat an index. Host: check and
+// normalise it on the host (a copy from the device, which waits for it). Done: it is a
+// device index those ops already checked and normalised (what each of their backward
+// passes hands on), so the copy is skipped.
+enum class IndexCheck { Host, Done };
+
 template <typename T>
 constexpr bool is_cuda_type = std::is_same_v<T, float> || std::is_same_v<T, double>;
 

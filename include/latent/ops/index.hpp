@@ -7,8 +7,10 @@
 
 namespace latent {
 
-template <typename T> Tensor<T> scatter_add(const Tensor<T>& base, int64_t dim, const IndexTensor& index, const Tensor<T>& src);
-template <typename T> Tensor<T> index_add(const Tensor<T>& base, int64_t dim, const IndexTensor& index, const Tensor<T>& src);
+template <typename T> Tensor<T> scatter_add(const Tensor<T>& base, int64_t dim, const IndexTensor& index, const Tensor<T>& src,
+                                               detail::IndexCheck check = detail::IndexCheck::Host);
+template <typename T> Tensor<T> index_add(const Tensor<T>& base, int64_t dim, const IndexTensor& index, const Tensor<T>& src,
+                                             detail::IndexCheck check = detail::IndexCheck::Host);
 
 namespace detail {
 // Calls f(out_flat, x_offset) for gather-like ops: index has x's rank, and element
@@ -80,14 +82,16 @@ void cuda_scatter_add(const char* op, T* a, const T* src, const IndexTensor& ind
 
 // out[i][j][k] = x[i][index[i][j][k]][k] for dim == 1 (as torch.gather).
 template <typename T>
-Tensor<T> gather(const Tensor<T>& x, int64_t dim, const IndexTensor& index) {
+Tensor<T> gather(const Tensor<T>& x, int64_t dim, const IndexTensor& index, detail::IndexCheck check) {
   int d = wrap_dim(dim, x.dim(), "gather");
   detail::check_index_device("gather", x, index);
   detail::check_index_shape("gather", x.shape(), index.shape(), d);
   auto out = Tensor<T>::empty(index.shape(), x.device());
   if (x.device().is_cuda()) {
     LATENT_CHECK(x.dim() > 0, "gather: a 0-D input (", x.device(), ") is not supported on CUDA");
-    auto idx = detail::checked_device_index("gather", index, d, x.shape()[d], x.device());
+    auto idx = check == detail::IndexCheck::Done
+                   ? index
+                   : detail::checked_device_index("gather", index, d, x.shape()[d], x.device());
     if (out.numel() > 0)
       detail::cuda_gather("gather", out.data(), x.data(), idx,
                           detail::strided_desc(index.shape(), out, detail::strides_without(x, d), 0, nullptr, 0,
@@ -95,7 +99,7 @@ Tensor<T> gather(const Tensor<T>& x, int64_t dim, const IndexTensor& index) {
                           x.strides()[d], x);
     Shape in_shape = x.shape();
     autograd::record("gather", out, {&x}, [d, idx, in_shape](const Tensor<T>& g, autograd::NeedsMask) {
-      return detail::Grads<T>{scatter_add(zeros<T>(in_shape, g.device()), d, idx, g)};
+      return detail::Grads<T>{scatter_add(zeros<T>(in_shape, g.device()), d, idx, g, detail::IndexCheck::Done)};
     });
     return out;
   }
@@ -129,7 +133,8 @@ Tensor<T> gather(const Tensor<T>& x, int64_t dim, const IndexTensor& index) {
 
 // A copy of base with src[i][j][k] added at base[i][index[i][j][k]][k] for dim == 1.
 template <typename T>
-Tensor<T> scatter_add(const Tensor<T>& base, int64_t dim, const IndexTensor& index, const Tensor<T>& src) {
+Tensor<T> scatter_add(const Tensor<T>& base, int64_t dim, const IndexTensor& index, const Tensor<T>& src,
+                      detail::IndexCheck check) {
   int d = wrap_dim(dim, base.dim(), "scatter_add");
   detail::check_index_device("scatter_add", base, index);
   detail::check_same_device("scatter_add", base, src);
@@ -143,7 +148,9 @@ Tensor<T> scatter_add(const Tensor<T>& base, int64_t dim, const IndexTensor& ind
   }
   if (base.device().is_cuda()) {
     LATENT_CHECK(base.dim() > 0, "scatter_add: a 0-D input (", base.device(), ") is not supported on CUDA");
-    auto idx = detail::checked_device_index("scatter_add", index, d, base.shape()[d], base.device());
+    auto idx = check == detail::IndexCheck::Done
+                   ? index
+                   : detail::checked_device_index("scatter_add", index, d, base.shape()[d], base.device());
     if (idx.numel() > 0)
       detail::cuda_scatter_add("scatter_add", out.data(), src.data(), idx,
                                detail::strided_desc(index.shape(), out, detail::strides_without(out, d), 0,
@@ -151,7 +158,7 @@ Tensor<T> scatter_add(const Tensor<T>& base, int64_t dim, const IndexTensor& ind
                                out.strides()[d], base);
     autograd::record("scatter_add", out, {&base, &src}, [d, idx](const Tensor<T>& g, autograd::NeedsMask m) {
       return detail::Grads<T>{autograd::needs(m, 0) ? g : Tensor<T>(),
-                              autograd::needs(m, 1) ? gather(g, d, idx) : Tensor<T>()};
+                              autograd::needs(m, 1) ? gather(g, d, idx, detail::IndexCheck::Done) : Tensor<T>()};
     });
     return out;
   }
@@ -187,7 +194,8 @@ Tensor<T> scatter_add(const Tensor<T>& base, int64_t dim, const IndexTensor& ind
 
 // Rows (slices along dim) of x picked by a 1-D index.
 template <typename T>
-Tensor<T> index_select(const Tensor<T>& x, int64_t dim, const IndexTensor& index) {
+Tensor<T> index_select(const Tensor<T>& x, int64_t dim, const IndexTensor& index,
+                       detail::IndexCheck check = detail::IndexCheck::Host) {
   int d = wrap_dim(dim, x.dim(), "index_select");
   detail::check_index_device("index_select", x, index);
   LATENT_CHECK(index.dim() <= 1, "index_select: index must be 0-D or 1-D, got shape ", index.shape());
@@ -198,7 +206,9 @@ Tensor<T> index_select(const Tensor<T>& x, int64_t dim, const IndexTensor& index
   auto out = Tensor<T>::empty(s, x.device());
   if (x.device().is_cuda()) {
     LATENT_CHECK(x.dim() > 0, "index_select: a 0-D input (", x.device(), ") is not supported on CUDA");
-    auto didx = detail::checked_device_index("index_select", idx, d, len, x.device());
+    auto didx = check == detail::IndexCheck::Done
+                    ? idx
+                    : detail::checked_device_index("index_select", idx, d, len, x.device());
     Strides along = detail::index_along(x.dim(), d);
     if (out.numel() > 0)
       detail::cuda_gather("index_select", out.data(), x.data(), didx,
@@ -206,7 +216,7 @@ Tensor<T> index_select(const Tensor<T>& x, int64_t dim, const IndexTensor& index
                           x.strides()[d], x);
     Shape in_shape = x.shape();
     autograd::record("index_select", out, {&x}, [d, didx, in_shape](const Tensor<T>& g, autograd::NeedsMask) {
-      return detail::Grads<T>{index_add(zeros<T>(in_shape, g.device()), d, didx, g)};
+      return detail::Grads<T>{index_add(zeros<T>(in_shape, g.device()), d, didx, g, detail::IndexCheck::Done)};
     });
     return out;
   }
@@ -236,7 +246,8 @@ Tensor<T> index_select(const Tensor<T>& x, int64_t dim, const IndexTensor& index
 
 // A copy of base with the slices of src added at base's slices index[j] along dim.
 template <typename T>
-Tensor<T> index_add(const Tensor<T>& base, int64_t dim, const IndexTensor& index, const Tensor<T>& src) {
+Tensor<T> index_add(const Tensor<T>& base, int64_t dim, const IndexTensor& index, const Tensor<T>& src,
+                    detail::IndexCheck check) {
   int d = wrap_dim(dim, base.dim(), "index_add");
   detail::check_index_device("index_add", base, index);
   detail::check_same_device("index_add", base, src);
@@ -252,7 +263,9 @@ Tensor<T> index_add(const Tensor<T>& base, int64_t dim, const IndexTensor& index
   }
   if (base.device().is_cuda()) {
     LATENT_CHECK(base.dim() > 0, "index_add: a 0-D input (", base.device(), ") is not supported on CUDA");
-    auto didx = detail::checked_device_index("index_add", idx, d, base.shape()[d], base.device());
+    auto didx = check == detail::IndexCheck::Done
+                    ? idx
+                    : detail::checked_device_index("index_add", idx, d, base.shape()[d], base.device());
     Strides along = detail::index_along(base.dim(), d);
     if (src.numel() > 0)
       detail::cuda_scatter_add("index_add", out.data(), src.data(), didx,
@@ -261,7 +274,7 @@ Tensor<T> index_add(const Tensor<T>& base, int64_t dim, const IndexTensor& index
                                out.strides()[d], base);
     autograd::record("index_add", out, {&base, &src}, [d, didx](const Tensor<T>& g, autograd::NeedsMask mk) {
       return detail::Grads<T>{autograd::needs(mk, 0) ? g : Tensor<T>(),
-                              autograd::needs(mk, 1) ? index_select(g, d, didx) : Tensor<T>()};
+                              autograd::needs(mk, 1) ? index_select(g, d, didx, detail::IndexCheck::Done) : Tensor<T>()};
     });
     return out;
   }

@@ -9,7 +9,9 @@
 
 namespace latent {
 
-template <typename T> Tensor<T> gather(const Tensor<T>& x, int64_t dim, const IndexTensor& index);
+template <typename T>
+Tensor<T> gather(const Tensor<T>& x, int64_t dim, const IndexTensor& index,
+                 detail::IndexCheck check = detail::IndexCheck::Host);
 
 namespace detail {
 
@@ -310,7 +312,8 @@ std::pair<Tensor<T>, IndexTensor> max_or_min_dim(const Tensor<T>& x, int64_t dim
     extreme_kernel(reduce_layout(x, p), values.data(), index.data(), want_max);
   // Differentiable values come from gather, whose backward scatters to the chosen index.
   const bool differentiable = is_grad_enabled() && x.requires_grad();
-  Tensor<T> v = x.dim() == 0 ? x : (differentiable ? gather(x, d, index) : values);
+  // The kernel's indices are in range already: no host check of them on CUDA.
+  Tensor<T> v = x.dim() == 0 ? x : (differentiable ? gather(x, d, index, IndexCheck::Done) : values);
   if (!keepdim && x.dim() > 0) return {v.squeeze(d), index.squeeze(d)};
   return {v, index};
 }
